@@ -1,0 +1,112 @@
+"""Helpers shared by the command modules: consoles, argument parsers, output formats.
+
+Only the CLI prints. Tables and progress go through rich; `--format json` writes JSON to
+stdout and nothing else there (progress and logs go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.errors import BenchError
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+
+
+def parse_int_list(text: str, *, what: str, example: str) -> list[int]:
+    """'1,32' -> [1, 32]; anything else is a one-line BenchError."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = int(part)
+        except ValueError:
+            raise BenchError(f"bad {what} {part!r} in {text!r}", f"pass positive integers like {example}") from None
+        if value < 1:
+            raise BenchError(f"{what} must be positive, got {value}", f"pass positive integers like {example}")
+        if value not in values:
+            values.append(value)
+    return values
+
+
+def parse_batch_sizes(text: str) -> list[int]:
+    return parse_int_list(text, what="batch size", example="--batch-sizes 1,32")
+
+
+def add_format_arg(parser: argparse.ArgumentParser, choices: Sequence[str] = ("table", "json")) -> None:
+    parser.add_argument("--format", choices=list(choices), default=choices[0], help="output format")
+
+
+def add_dataset_arg(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
+    parser.add_argument("--dataset", default=default, metavar="NAME", help=f"data set (default: {default})")
+
+
+def add_device_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="where to run (default: auto)")
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, NaN written as null so strict parsers accept it."""
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+Formatter = Callable[[Any], str]
+
+
+def fmt_int(value: Any) -> str:
+    return "-" if value is None else f"{int(value):,}"
+
+
+def fmt_float(digits: int = 2) -> Formatter:
+    def fmt(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{float(value):,.{digits}f}"
+
+    return fmt
+
+
+def fmt_si(value: Any) -> str:
+    """12_345_678 -> '12.35M' for params and MACs."""
+    if value is None:
+        return "-"
+    value = float(value)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f}{unit}"
+    return f"{value:.0f}"
+
+
+def rows_table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[tuple[str, str, Formatter]],
+    *,
+    title: str | None = None,
+) -> Table:
+    """A rich table of ``rows`` showing (field, header, formatter) ``columns``."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for _, header, _ in columns:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(fmt(row.get(field)) for field, _, fmt in columns))
+    return table

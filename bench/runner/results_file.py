@@ -1,0 +1,89 @@
+"""Reading and writing ``results.json``: ``{"schema_version": 1, "run": {...}, "rows": [...]}``.
+
+The SQLite store is the store of record; this file is its portable export and what
+``bench compare`` reads. Writes are atomic (temporary file, then rename), so a reader never
+sees half a file, whatever kills the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.runner.schema import FIELD_NAMES, SCHEMA_VERSION
+
+RESULTS_JSON = "results.json"
+
+
+@dataclass
+class ResultSet:
+    """The run's environment and its rows, as stored."""
+
+    run: dict[str, Any]
+    rows: list[dict[str, Any]]
+    path: Path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_results_json(path: Path, run: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "run": run,
+        "rows": [{k: _clean(row.get(k)) for k in FIELD_NAMES} for row in rows],
+    }
+    atomic_write_text(Path(path), json.dumps(payload, indent=1) + "\n")
+
+
+def read_results(path: str | Path) -> ResultSet:
+    """Load a run directory or a results.json; a bad file is a one-line BenchError."""
+    path = Path(path)
+    file = path / RESULTS_JSON if path.is_dir() else path
+    if not file.exists():
+        where = f"run directory {path}" if path.is_dir() else str(path)
+        raise BenchError(
+            f"no results found at {where}", "pass a run directory or a results.json written by `bench run`"
+        )
+    try:
+        payload = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BenchError(f"{file} is not readable JSON ({exc})", "re-export it with `bench report RUN_DIR`") from None
+    if not isinstance(payload, dict) or "rows" not in payload:
+        raise BenchError(f"{file} is not a cnnbench results file", "pass a results.json written by `bench run`")
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise BenchError(
+            f"{file} has schema version {version!r}, this cnnbench reads version {SCHEMA_VERSION}",
+            "re-run the benchmark with this version of cnnbench",
+        )
+    rows = payload["rows"]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise BenchError(f"{file} has a malformed 'rows' list", "pass a results.json written by `bench run`")
+    full_rows = [{name: row.get(name) for name in FIELD_NAMES} for row in rows]
+    return ResultSet(run=dict(payload.get("run") or {}), rows=full_rows, path=file)

@@ -1,0 +1,24 @@
+"""The classic CNN model zoo: a timm-style registry over one file per architecture family."""
+
+from bench.zoo import lenet  # noqa: F401  (importing a family module registers its models)
+from bench.zoo.registry import (
+    ModelConfig,
+    ModelSpec,
+    Reference,
+    create_model,
+    get_model_spec,
+    list_models,
+    register_model,
+    resolve_model_names,
+)
+
+__all__ = [
+    "ModelConfig",
+    "ModelSpec",
+    "Reference",
+    "create_model",
+    "get_model_spec",
+    "list_models",
+    "register_model",
+    "resolve_model_names",
+]

@@ -1,0 +1,1 @@
+"""Result tables, figures, markdown reports and run comparisons."""
