@@ -18,7 +18,8 @@ from rich.table import Table
 
 from bench.errors import BenchError
 
-stdout = Console(soft_wrap=True)
+# Piped output is not squeezed to 80 columns: tables keep one line per row in files and CI logs.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
 
@@ -52,6 +53,43 @@ def add_dataset_arg(parser: argparse.ArgumentParser, default: str | None = "digi
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="where to run (default: auto)")
+
+
+def add_timing_args(parser: argparse.ArgumentParser) -> None:
+    """The latency-measurement knobs shared by `bench profile` and `bench run`."""
+    from bench.profiling.timing import TimingConfig
+
+    d = TimingConfig()
+    timing = parser.add_argument_group("timing")
+    timing.add_argument("--warmup", type=int, default=d.warmup_iters, metavar="N", help=f"warm-up iterations, at least ({d.warmup_iters})")
+    timing.add_argument("--warmup-time", type=float, default=d.warmup_s, metavar="S", help=f"warm-up seconds, at least ({d.warmup_s})")
+    timing.add_argument("--min-iters", type=int, default=d.min_iters, metavar="N", help=f"timed iterations, at least ({d.min_iters})")
+    timing.add_argument("--min-time", type=float, default=d.min_time_s, metavar="S", help=f"timed seconds, at least ({d.min_time_s})")
+    timing.add_argument("--max-time", type=float, default=d.max_time_s, metavar="S", help=f"timed seconds, at most ({d.max_time_s:g})")
+
+
+def timing_from_args(args: argparse.Namespace) -> Any:
+    """The TimingConfig of the flags added by :func:`add_timing_args` (validated there)."""
+    from bench.profiling.timing import TimingConfig
+
+    return TimingConfig(
+        warmup_iters=args.warmup,
+        warmup_s=args.warmup_time,
+        min_iters=args.min_iters,
+        min_time_s=args.min_time,
+        max_time_s=args.max_time,
+    )
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a positive integer, else a one-line usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
 
 
 def print_json(data: Any) -> None:

@@ -1,6 +1,17 @@
 """The classic CNN model zoo: a timm-style registry over one file per architecture family."""
 
-from bench.zoo import lenet  # noqa: F401  (importing a family module registers its models)
+# Importing a family module registers its models.
+from bench.zoo import (  # noqa: F401
+    alexnet,
+    cifar_resnet,
+    densenet,
+    googlenet,
+    inception,
+    lenet,
+    nin,
+    resnet,
+    vgg,
+)
 from bench.zoo.registry import (
     ModelConfig,
     ModelSpec,

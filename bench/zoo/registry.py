@@ -19,6 +19,7 @@ from bench.errors import BenchError, suggest
 
 SmallInputPolicy = Literal["native", "adapt", "resize"]
 EXTERNAL_PREFIXES = ("tv:", "timm:")
+FULL_RESOLUTION = 224  # data sets at least this large are cropped to the model's native size
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ class ModelSpec:
                 f"use --input-size {self.min_input_size} or larger",
             )
         return size
+
+    def input_size_for_data(self, image_size: int) -> int:
+        """The ``input_size`` to ask :func:`create_model` for, given data of ``image_size`` images.
+
+        Full-resolution data (``image_size`` >= 224: ImageNet-style folders, cropped by the
+        pipeline) is fed at the model's native size when that is larger, as the reference
+        evaluation does (Inception-v3: 299). Smaller images are requested at their own size;
+        :meth:`resolve_input_size` then applies the small-input policy (``resize``: up to
+        the minimum), so ``model.bench_cfg`` still records the resize.
+        """
+        if image_size >= FULL_RESOLUTION and self.native_input_size > image_size:
+            return self.native_input_size
+        return image_size
 
     def adaptation_for(self, size: int) -> str:
         """Human-readable note of what the model does at requested input ``size``."""

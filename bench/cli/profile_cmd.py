@@ -1,0 +1,254 @@
+"""`bench profile MODELS`: params, size, MACs, latency, throughput and peak memory, no data needed.
+
+The input shape and class count come from the data set's spec (``--dataset``, optionally
+``--input-size``); the inputs are random tensors, the weights untrained (speed does not
+depend on them). Rows follow the result schema; ``--format json`` prints
+``{"run": environment, "rows": [...]}`` on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from bench.cli.common import (
+    add_dataset_arg,
+    add_device_arg,
+    add_format_arg,
+    add_timing_args,
+    fmt_float,
+    fmt_int,
+    fmt_si,
+    parse_batch_sizes,
+    print_json,
+    rows_table,
+    stderr,
+    stdout,
+    timing_from_args,
+)
+from bench.errors import EXIT_OK, BenchError
+
+if TYPE_CHECKING:  # heavy imports stay inside the handler, so `bench --help` stays fast
+    from torch import nn
+
+    from bench.data import DatasetSpec
+    from bench.profiling.profiler import ProfileOptions
+    from compress.variants import Variant
+
+CLI_PRECISIONS = ("fp32", "fp16", "bf16")
+CPU = "cpu"  # int8 comes from --quantize, not --precision
+# imagefolder's class count is decided by its data; the classifier's size barely moves speed.
+FALLBACK_NUM_CLASSES = 1000
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+TABLE_COLUMNS = (
+    ("model", "model", _text),
+    ("variant", "variant", _text),
+    ("input_size", "input", _text),
+    ("batch_size", "batch", fmt_int),
+    ("params", "params", fmt_si),
+    ("macs", "MACs", fmt_si),
+    ("size_mb", "MiB", fmt_float(2)),
+    ("latency_ms_p50", "p50 ms", fmt_float(3)),
+    ("latency_ms_p90", "p90 ms", fmt_float(3)),
+    ("throughput_ips", "img/s", fmt_float(1)),
+    ("peak_mem_mb", "peak MiB", fmt_float(0)),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="measure params, MACs, latency, throughput and memory of models",
+        description="Profile models on random inputs shaped like a data set's images: params, "
+        "size, MACs/FLOPs (FLOPs = 2 x MACs, convolutions and linear layers), latency "
+        "(mean/p50/p90/p99/std), throughput and peak memory per batch size.",
+    )
+    parser.add_argument("models", metavar="MODELS", help="comma-separated names or wildcards, or 'all'")
+    add_dataset_arg(parser)
+    parser.add_argument("--input-size", type=int, metavar="N", help="square input size (default: the data set's)")
+    parser.add_argument(
+        "--num-classes", type=int, metavar="N", help="classifier outputs (default: the data set's)"
+    )
+    add_device_arg(parser)
+    parser.add_argument("--batch-sizes", default="1", metavar="LIST", help="e.g. 1,32 (default: 1)")
+    parser.add_argument("--precision", default="fp32", metavar="fp32|fp16|bf16", help="autocast precision")
+    parser.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last")
+    parser.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: torch's)")
+    parser.add_argument("--prune", default="none", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none")
+    parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
+    parser.add_argument("--quantize", default="none", metavar="int8|none", help="int8 post-training quantization")
+    parser.add_argument("--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn")
+    add_timing_args(parser)
+    add_format_arg(parser)
+    parser.set_defaults(func=run_profile)
+
+
+def plan_profile_variants(args: argparse.Namespace) -> list[Variant]:
+    """The variants to profile from --prune/--quantize (validated by compress.variants)."""
+    from compress.importance import get_criterion
+    from compress.quantization import check_engine
+    from compress.variants import parse_quantize, parse_ratios, plan_variants
+
+    ratios, quantize = parse_ratios(args.prune), parse_quantize(args.quantize)
+    if ratios:
+        get_criterion(args.importance)
+    if quantize is not None:
+        check_engine(args.engine)
+    return plan_variants(ratios, quantize)
+
+
+def build_variant(
+    name: str,
+    variant: Variant,
+    *,
+    num_classes: int,
+    in_chans: int,
+    input_size: int,
+    criterion: str = "l1",
+    engine: str = "x86",
+) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+    """A freshly built, untrained ``variant``: (model to time, float model for MACs, row fields).
+
+    Speed-only what-ifs: pruning scores random inputs with compress's default criterion and
+    int8 calibrates on seeded random inputs (the rows' ``weights``/``calibration`` say so):
+    speed depends on the widths and kernels left, not on which channels the weights favoured.
+    """
+    import torch
+
+    from bench.zoo import create_model
+    from compress.apply import apply_variant
+
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+    shape = model.bench_cfg.input_size
+    built = apply_variant(model, variant, example_inputs=torch.randn(1, *shape), criterion=criterion, engine=engine)
+    extra: dict[str, Any] = {}
+    if built.prune is not None:
+        extra.update(prune_ratio=variant.prune_ratio, importance=built.prune.criterion)
+    if built.quant is not None:
+        extra.update(quant_engine=built.quant.engine, calibration=built.calibration)
+    for module in (built.model, built.float_model):
+        module.bench_cfg = model.bench_cfg
+    return built.model, built.float_model, extra
+
+
+def build_options(args: argparse.Namespace) -> ProfileOptions:
+    """The profiler's options from the parsed flags; bad values are BenchErrors."""
+    from bench.devices import resolve_device
+    from bench.profiling.profiler import ProfileOptions
+    precision = args.precision.strip().lower()
+    if precision not in CLI_PRECISIONS:
+        raise BenchError(
+            f"unknown precision {args.precision!r}",
+            f"use one of {', '.join(CLI_PRECISIONS)} (int8 comes from --quantize int8)",
+        )
+    timing = timing_from_args(args)
+    return ProfileOptions(
+        device=resolve_device(args.device),
+        batch_sizes=parse_batch_sizes(args.batch_sizes),
+        precision=precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        threads=args.threads,
+        timing=timing,
+    )
+
+
+def _table_title(rows: list[dict[str, Any]]) -> str:
+    """The settings shared by every row: device, precision, threads, layout, compile."""
+    if not rows:
+        return "bench profile"
+    first = rows[0]
+    settings = [f"{first['device']} ({first['device_name']})", str(first["precision"]), f"threads={first['threads']}"]
+    settings += ["channels_last"] * bool(first["channels_last"]) + ["compiled"] * bool(first["compiled"])
+    return "bench profile: " + ", ".join(settings)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from bench.data import get_dataset_spec
+    from bench.profiling.environment import collect_environment
+    from bench.profiling.profiler import backend_flags
+    from bench.training.obtain import input_size_for
+    from bench.zoo import get_model_spec, resolve_model_names
+
+    names = resolve_model_names(args.models)
+    dataset = get_dataset_spec(args.dataset)
+    for flag, value in (("--num-classes", args.num_classes), ("--input-size", args.input_size)):
+        if value is not None and value < 1:
+            raise BenchError(f"{flag} must be positive, got {value}", f"pass e.g. {flag} 32")
+    num_classes = args.num_classes or dataset.num_classes or FALLBACK_NUM_CLASSES
+    variants = plan_profile_variants(args)
+    options = build_options(args)
+
+    with backend_flags(options):  # the environment records the flags the measurement runs with
+        run = collect_environment()
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        size = input_size_for(get_model_spec(name), dataset, args.input_size)
+        rows.extend(_profile_variants(name, variants, dataset, num_classes, size, options, args))
+    if args.format == "json":
+        print_json({"run": run, "rows": rows})
+    else:
+        _print_table(rows, options)
+    return EXIT_OK
+
+
+def _profile_variants(
+    name: str,
+    variants: list[Variant],
+    dataset: DatasetSpec,
+    num_classes: int,
+    input_size: int,
+    options: ProfileOptions,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Rows of every variant of one model; a variant that cannot be built is a failed row."""
+    from bench.profiling.profiler import profile_model
+    from bench.runner.schema import format_input_size, make_row
+    from bench.zoo import get_model_spec
+
+    base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": "untrained"}
+    rows: list[dict[str, Any]] = []
+    for variant in variants:
+        try:
+            model, float_model, extra = build_variant(
+                name,
+                variant,
+                num_classes=num_classes,
+                in_chans=dataset.in_chans,
+                input_size=input_size,
+                criterion=args.importance,
+                engine=args.engine,
+            )
+        except BenchError as exc:  # e.g. a model torch-pruning cannot prune: the other rows go on
+            rows.append(make_row(model=name, variant=variant.name, **base_row, status="failed", error=str(exc)))
+            continue
+        shape = model.bench_cfg.input_size
+        stderr.print(f"profiling {name} {variant.name} at {format_input_size(shape)} ...", highlight=False)
+        variant_row = {**base_row, "variant": variant.name, **extra}
+        # int8 kernels run on the CPU, whatever --device says (the row's device says cpu)
+        variant_options = replace(options, precision="int8", device=CPU) if variant.is_quantized else options
+        rows.extend(
+            profile_model(
+                model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
+            )
+        )
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]], options: ProfileOptions) -> None:
+    columns = TABLE_COLUMNS + ((("compile_ms", "compile ms", fmt_float(0)),) if options.compile else ())
+    if any(row["status"] != "ok" for row in rows):
+        columns += (("status", "status", _text),)
+    stdout.print(rows_table(rows, columns, title=_table_title(rows)))
+    for row in rows:
+        if row["status"] != "ok":
+            batch = f" batch {row['batch_size']}" if row["batch_size"] else ""
+            stderr.print(f"{row['model']} {row['variant']}{batch}: {row['error']}", highlight=False, markup=False)

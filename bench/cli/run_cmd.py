@@ -1,0 +1,208 @@
+"""`bench run`: the main job - models to trained, compressed, measured variants and a report.
+
+Defaults (the contract): ``--models all --dataset digits --device auto --preset quick
+--prune 0.5 --quantize int8 --batch-sizes 1,32``, writing to ``runs/<timestamp>/``.
+Exit 0 when every cell is ok, 1 when a cell failed or ``--baseline`` found a regression
+(the report is written either way), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.cli.common import (
+    add_dataset_arg,
+    add_device_arg,
+    add_timing_args,
+    parse_batch_sizes,
+    positive_int,
+    stderr,
+    stdout,
+    timing_from_args,
+)
+from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
+
+if TYPE_CHECKING:
+    from bench.runner.config import RunConfig
+    from bench.runner.run import RunSummary
+
+PRESETS = ("quick", "standard", "full")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="train, compress, evaluate and time models; write results and a markdown report",
+        description="For each model: train or load it, evaluate it, time it per batch size; then "
+        "build each variant (pruned-N, int8, pruned-N+int8), fine-tune where it applies, evaluate and "
+        "time it. Rows are stored as each cell finishes (results.db, results.json, results.csv) and "
+        "report.md with figures is written at the end.",
+    )
+    parser.add_argument("--models", default="all", metavar="SPEC", help="names, wildcards or 'all' (default: all)")
+    add_dataset_arg(parser)
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where a file-based data set lives")
+    parser.add_argument("--download", action="store_true", help="download a missing torchvision data set")
+    add_device_arg(parser)
+    parser.add_argument("--preset", default="quick", choices=PRESETS, help="training recipe preset (default: quick)")
+    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="training and sampling seed (default: 0)")
+    parser.add_argument("--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)")
+    parser.add_argument("--prune", default="0.5", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none (default: 0.5)")
+    parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
+    parser.add_argument("--quantize", default="int8", metavar="int8|none", help="int8 post-training quantization (default: int8)")
+    parser.add_argument("--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn")
+    parser.add_argument("--calib-images", type=positive_int, default=512, metavar="N", help="int8 calibration images (512)")
+    parser.add_argument("--batch-sizes", default="1,32", metavar="LIST", help="timed batch sizes (default: 1,32)")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
+    parser.add_argument("--baseline", type=Path, metavar="FILE", help="compare with this run (results.json or run dir)")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache dir)")
+    add_timing_args(parser)
+    parser.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """The validated RunConfig of the parsed flags; bad values are BenchErrors."""
+    from bench.devices import resolve_device
+    from bench.runner.config import RunConfig
+    from bench.zoo import resolve_model_names
+    from compress.importance import get_criterion
+    from compress.quantization import check_engine
+    from compress.variants import parse_quantize, parse_ratios
+
+    quantize = parse_quantize(args.quantize)
+    if quantize is not None:
+        check_engine(args.engine)
+    get_criterion(args.importance)
+    if args.resume and args.out is None:
+        raise BenchError("--resume needs --out DIR naming the run to continue", "pass e.g. --out runs/20261123-120000")
+    out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RunConfig(
+        models=tuple(resolve_model_names(args.models)),
+        out_dir=out,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        device=resolve_device(args.device),
+        preset=args.preset,
+        epochs=args.epochs,
+        seed=args.seed,
+        input_size=args.input_size,
+        prune_ratios=tuple(parse_ratios(args.prune)),
+        quantize=quantize,
+        importance=args.importance,
+        engine=args.engine,
+        calib_images=args.calib_images,
+        batch_sizes=tuple(parse_batch_sizes(args.batch_sizes)),
+        threads=args.threads,
+        timing=timing_from_args(args),
+        cache_dir=args.cache_dir,
+        download=args.download,
+        resume=args.resume,
+        baseline=args.baseline,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.runner.run import execute_run
+
+    config = build_config(args)
+    observer = LiveObserver() if sys.stdout.isatty() and sys.stderr.isatty() else LogObserver()
+    with observer:
+        summary = execute_run(config, observer, argv=args.argv)
+    _print_summary(summary)
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _print_summary(summary: RunSummary) -> None:
+    stderr.print(
+        f"{summary.cells_run} cells run, {summary.cells_resumed} resumed, {len(summary.failed)} failed "
+        f"in {summary.seconds:.0f} s; results in {summary.out_dir}",
+        highlight=False,
+    )
+    for cell_id in summary.failed:
+        stderr.print(f"failed: {cell_id} (see the report's Failures section)", highlight=False, markup=False)
+    if summary.comparison is not None:
+        sys.stdout.write(summary.comparison.to_markdown() + "\n")
+        stderr.print(summary.comparison.summary(), highlight=False, markup=False)
+    if summary.report is not None:
+        stdout.print(str(summary.report), highlight=False, soft_wrap=True)
+
+
+class LogObserver:
+    """Plain log lines on stderr, one per cell: for pipes, files and CI logs."""
+
+    def __init__(self) -> None:
+        self._total = self._done = 0
+
+    def __enter__(self) -> LogObserver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def on_plan(self, total: int, todo: int) -> None:
+        self._total = todo
+        resumed = f", {total - todo} already done" if total != todo else ""
+        stderr.print(f"bench run: {todo} cells to do{resumed}", highlight=False)
+
+    def on_cell_start(self, model: str, variant: str) -> None:
+        pass
+
+    def on_phase(self, phase: str) -> None:
+        pass
+
+    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
+        self._done += 1
+        detail = f": {error}" if error else ""
+        stderr.print(
+            f"[{self._done}/{self._total}] {model} {variant}: {status} ({seconds:.1f} s){detail}",
+            highlight=False,
+            markup=False,
+        )
+
+    def train_callback(self) -> Any:
+        return None
+
+
+class LiveObserver(LogObserver):
+    """A rich display on the terminal: cells done/total with ETA, the current cell and phase,
+    and a training bar while a model trains or fine-tunes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from bench.cli.train_cmd import TrainProgress
+
+        self._training = TrainProgress()
+        self._progress = self._training._progress
+        self._task: Any = None
+        self._cell = ""
+
+    def __enter__(self) -> LiveObserver:
+        self._training.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._training.__exit__(*exc)
+
+    def on_plan(self, total: int, todo: int) -> None:
+        super().on_plan(total, todo)
+        self._task = self._progress.add_task("cells", total=todo, status="")
+
+    def on_cell_start(self, model: str, variant: str) -> None:
+        self._cell = f"{model} {variant}"
+        self._progress.update(self._task, status=self._cell)
+
+    def on_phase(self, phase: str) -> None:
+        self._progress.update(self._task, status=f"{self._cell}: {phase}")
+
+    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
+        super().on_cell_end(model, variant, status, seconds, error)
+        self._progress.advance(self._task)
+
+    def train_callback(self) -> Any:
+        return self._training.tracker(self._cell)

@@ -1,0 +1,203 @@
+"""`bench train MODELS`: train each model (or load it from the checkpoint cache) and report it.
+
+One row per model: where the weights came from (trained, cached, pretrained, file), the
+epochs run, the best validation top-1 and the test top-1/top-5. A rich progress bar on
+stderr shows epoch, loss, accuracy, images/s and the ETA; ``--format json`` prints the
+rows, with histories and evaluations, as JSON on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bench.cli.common import (
+    add_dataset_arg,
+    add_device_arg,
+    add_format_arg,
+    fmt_float,
+    fmt_int,
+    positive_int,
+    print_json,
+    rows_table,
+    stderr,
+    stdout,
+)
+from bench.errors import EXIT_OK
+
+TABLE_COLUMNS = (
+    ("model", "model", str),
+    ("source", "source", str),
+    ("epochs", "epochs", fmt_int),
+    ("best_val_top1", "best val top-1", fmt_float(2)),
+    ("test_top1", "test top-1", fmt_float(2)),
+    ("test_top5", "test top-5", fmt_float(2)),
+    ("train_seconds", "train s", fmt_float(1)),
+    ("checkpoint", "checkpoint", lambda value: Path(value).name if value else "-"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train models on a data set, or load them from the checkpoint cache",
+        description="Train each model with a per-family recipe (best epoch by validation "
+        "accuracy) and evaluate it on the test split. Trained models are cached under a key "
+        "of model, data, input size, recipe and seed; a cached model is loaded, not retrained.",
+    )
+    parser.add_argument("models", metavar="MODELS", help="comma-separated names or wildcards; `all` = the zoo")
+    add_dataset_arg(parser)
+    parser.add_argument("--data-dir", metavar="DIR", help="where a file-based data set lives")
+    parser.add_argument("--download", action="store_true", help="download missing data or weights")
+    parser.add_argument(
+        "--preset", default="quick", metavar="quick|standard|full", help="training recipe preset (default: quick)"
+    )
+    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
+    parser.add_argument(
+        "--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)"
+    )
+    add_device_arg(parser)
+    parser.add_argument(
+        "--weights",
+        metavar="pretrained|PATH",
+        help="start from torchvision's ImageNet weights, or evaluate a saved state dict/checkpoint",
+    )
+    parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
+    parser.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: the user's cache directory)")
+    add_format_arg(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.data import get_dataset_spec, load_splits
+    from bench.devices import resolve_device
+    from bench.training import obtain_model
+    from bench.training.obtain import input_size_for
+    from bench.zoo import get_model_spec, resolve_model_names
+
+    names = resolve_model_names(args.models)
+    data_spec = get_dataset_spec(args.dataset)
+    device = resolve_device(args.device)
+    splits_by_size: dict[int, Any] = {}
+    rows: list[dict[str, Any]] = []
+    with TrainProgress() as progress:
+        for name in names:
+            size = input_size_for(get_model_spec(name), data_spec, args.input_size)
+            if size not in splits_by_size and data_spec.has_labels:
+                splits_by_size[size] = load_splits(
+                    data_spec.name, data_dir=args.data_dir, input_size=size, download=args.download
+                )
+            trained = obtain_model(
+                name,
+                dataset=data_spec.name,
+                preset=args.preset,
+                seed=args.seed,
+                device=device,
+                cache_dir=args.cache_dir,
+                retrain=args.retrain,
+                weights=args.weights,
+                epochs=args.epochs,
+                input_size=args.input_size,
+                download=args.download,
+                splits=splits_by_size.get(size),
+                callback=progress.tracker(name),
+            )
+            for note in trained.notes:
+                progress.log(f"{name}: {note}")
+            rows.append(result_row(name, data_spec.name, trained))
+    if args.format == "json":
+        print_json(rows)
+    else:
+        table = rows_table(rows, TABLE_COLUMNS, title=f"bench train - {data_spec.name}, preset {args.preset}")
+        folders = sorted({str(Path(row["checkpoint"]).parent) for row in rows if row["checkpoint"]})
+        if folders:
+            table.caption = "checkpoints in " + ", ".join(folders)
+        stdout.print(table)
+    return EXIT_OK
+
+
+def result_row(name: str, dataset: str, trained: Any) -> dict[str, Any]:
+    """The JSON/table row of one trained model (``trained`` is a TrainedModel)."""
+    evaluation = trained.evaluation
+    return {
+        "model": name,
+        "dataset": dataset,
+        "source": trained.source,
+        "epochs": len(trained.history),
+        "best_epoch": trained.best_epoch,
+        "best_val_top1": trained.best_val_top1,
+        "test_top1": evaluation.top1,
+        "test_top5": evaluation.top5,
+        "test_topk": evaluation.topk,
+        "test_loss": evaluation.loss,
+        "train_seconds": trained.train_seconds,
+        "checkpoint": str(trained.checkpoint_path) if trained.checkpoint_path else None,
+        "input_size": "x".join(str(s) for s in trained.splits.input_shape),
+        "num_classes": trained.splits.num_classes,
+        "recipe": trained.recipe.to_dict(),
+        "notes": trained.notes,
+        "history": trained.history,
+        "evaluation": evaluation.to_dict(),
+    }
+
+
+class TrainProgress:
+    """A rich progress bar on stderr, one task per model; hands out :class:`TrainCallback` s."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=False,
+        )
+
+    def __enter__(self) -> TrainProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def log(self, message: str) -> None:
+        self._progress.console.print(message, highlight=False)
+
+    def tracker(self, name: str) -> _ModelTracker:
+        return _ModelTracker(self._progress, name)
+
+
+class _ModelTracker:
+    """The :class:`bench.training.TrainCallback` of one model's progress-bar task."""
+
+    def __init__(self, progress: Any, name: str) -> None:
+        self._progress = progress
+        self._name = name
+        self._task: Any = None
+        self._epochs = 0
+        self._steps = 0
+
+    def on_start(self, epochs: int, steps_per_epoch: int) -> None:
+        self._epochs, self._steps = epochs, steps_per_epoch
+        self._task = self._progress.add_task(self._name, total=epochs * steps_per_epoch, status="starting")
+
+    def on_step(self, epoch: int, step: int, loss: float, top1: float, images_per_s: float) -> None:
+        self._progress.update(
+            self._task,
+            completed=(epoch - 1) * self._steps + step,
+            status=f"epoch {epoch}/{self._epochs}  loss {loss:.3f}  acc {top1:5.1f}%  {images_per_s:,.0f} img/s",
+        )
+
+    def on_epoch_end(self, entry: dict[str, float]) -> None:
+        self._progress.console.print(
+            f"{self._name} epoch {entry['epoch']}/{self._epochs}: train loss {entry['train_loss']:.3f} "
+            f"acc {entry['train_top1']:.1f}%, val loss {entry['val_loss']:.3f} acc {entry['val_top1']:.1f}%, "
+            f"lr {entry['lr']:.2e}, {entry['seconds']:.1f} s",
+            highlight=False,
+        )
+

@@ -1,0 +1,193 @@
+"""`bench run`: models -> trained, compressed, evaluated and timed variants -> a report.
+
+Cells are done model by model. Each finished cell is committed to ``results.db`` in one
+transaction (rows, artifacts, the done mark) and the JSON/CSV exports are rewritten, so a
+run killed at any moment loses at most the cell in progress. A cell that raises becomes
+rows with ``status=failed`` and the run goes on; cells that depend on a failed baseline are
+``skipped`` with the reason. ``--resume`` skips cells already done (failed ones are retried).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from bench.errors import BenchError
+from bench.profiling.environment import collect_environment
+from bench.profiling.profiler import ProfileOptions, backend_flags, thread_count
+from bench.runner.config import Cell, RunConfig, check_resumable
+from bench.runner.observer import RunObserver, SilentObserver
+from bench.runner.results_file import read_results
+from bench.runner.session import ModelSession
+from bench.runner.store import RESULTS_DB, ResultStore
+from reports.markdown import write_report
+
+if TYPE_CHECKING:
+    from reports.compare import Comparison
+
+
+@dataclass
+class RunSummary:
+    """What the run did; the CLI turns it into messages and the exit code."""
+
+    out_dir: Path
+    report: Path | None
+    cells_total: int
+    cells_run: int
+    cells_resumed: int
+    failed: list[str] = field(default_factory=list)  # cell ids with failed rows
+    seconds: float = 0.0
+    comparison: Comparison | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and (self.comparison is None or self.comparison.exit_code == 0)
+
+
+def execute_run(config: RunConfig, observer: RunObserver | None = None, argv: list[str] | None = None) -> RunSummary:
+    """Run every cell of ``config`` into ``config.out_dir``; see the module docstring."""
+    observer = observer or SilentObserver()
+    start = time.perf_counter()
+    _check_out_dir(config)
+    baseline_results = read_results(config.baseline) if config.baseline is not None else None
+    splits_cache = _check_inputs(config)
+    summary = RunSummary(config.out_dir, None, len(config.cells()), 0, 0)
+    with ResultStore(config.out_dir) as store, thread_count(config.threads):
+        _record_run(store, config, argv)
+        done = _finished_cells(store)
+        todo = [cell for cell in config.cells() if cell.cell_id not in done]
+        summary.cells_resumed = summary.cells_total - len(todo)
+        observer.on_plan(summary.cells_total, len(todo))
+        try:
+            _run_cells(todo, config, store, observer, summary, splits_cache)
+        finally:
+            store.export()
+            summary.report = write_report(config.out_dir)
+    if baseline_results is not None:
+        from reports.compare import compare_results
+        from reports.thresholds import parse_checks
+
+        summary.comparison = compare_results(baseline_results, read_results(config.out_dir), parse_checks(None))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_cells(
+    todo: list[Cell],
+    config: RunConfig,
+    store: ResultStore,
+    observer: RunObserver,
+    summary: RunSummary,
+    splits_cache: dict[int, Any],
+) -> None:
+    session: ModelSession | None = None
+    for cell in todo:
+        if session is None or session.name != cell.model:
+            session = ModelSession(cell.model, config, observer, splits_cache)
+        observer.on_cell_start(cell.model, cell.variant.name)
+        began = time.perf_counter()
+        status, error = "ok", None
+        if session.baseline_error is not None:
+            status, error = "skipped", f"not run: the baseline failed ({_one_line(session.baseline_error)})"
+            rows, artifacts = session.failed_rows(cell.variant, error, status="skipped"), []
+        else:
+            try:
+                outcome = session.run_cell(cell.variant)
+                rows, artifacts = outcome.rows, outcome.artifacts
+                if any(row["status"] != "ok" for row in rows):  # e.g. an out-of-memory batch size
+                    status = "failed"
+                    error = next(row["error"] for row in rows if row["status"] != "ok")
+            except (Exception, torch.cuda.OutOfMemoryError) as exc:  # noqa: BLE001 - isolate the cell
+                status, error = "failed", _one_line(exc)
+                rows, artifacts = session.failed_rows(cell.variant, error), []
+                _free_memory()
+        seconds = time.perf_counter() - began
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for row in rows:
+            row.update(cell_seconds=round(seconds, 3), created=created)
+        store.commit_cell(cell.cell_id, rows, artifacts)
+        store.export()
+        summary.cells_run += 1
+        if status != "ok":
+            summary.failed.append(cell.cell_id)
+        observer.on_cell_end(cell.model, cell.variant.name, status, seconds, error)
+
+
+def _check_out_dir(config: RunConfig) -> None:
+    """Never mix two runs in one directory by accident; never lose results already written."""
+    db = config.out_dir / RESULTS_DB
+    if config.resume:
+        if not db.exists():
+            raise BenchError(
+                f"--resume needs an existing run, but {config.out_dir} has no {RESULTS_DB}",
+                "pass the --out directory of the run to continue, or drop --resume",
+            )
+        return
+    if db.exists():
+        raise BenchError(
+            f"{config.out_dir} already holds a run ({RESULTS_DB})",
+            "pass --resume to continue it, or choose a new --out directory",
+        )
+    if config.out_dir.exists() and any(config.out_dir.iterdir()):
+        raise BenchError(
+            f"{config.out_dir} exists and is not empty",
+            "choose a new --out directory (runs are never written over other files)",
+        )
+
+
+def _check_inputs(config: RunConfig) -> dict[int, Any]:
+    """Validate the models and load the data before any work, so bad input fails fast (exit 2)
+    with nothing written. Returns the loaded splits by input size, for the sessions to reuse."""
+    from bench.data import get_dataset_spec, load_splits
+    from bench.zoo import get_model_spec
+
+    for name in config.models:
+        get_model_spec(name)
+    size = config.input_size or get_dataset_spec(config.dataset).image_size
+    splits = load_splits(
+        config.dataset, data_dir=config.data_dir, input_size=size, seed=config.seed, download=config.download
+    )
+    return {size: splits}
+
+
+def _record_run(store: ResultStore, config: RunConfig, argv: list[str] | None) -> None:
+    stored = store.run_info()
+    if stored:
+        check_resumable(stored.get("config", {}), config)
+        resumed = list(stored.get("resumed", [])) + [datetime.now(timezone.utc).isoformat(timespec="seconds")]
+        store.set_run_info({**stored, "resumed": resumed})
+        return
+    options = ProfileOptions(device=config.device, threads=config.threads)
+    with backend_flags(options):  # record the backend flags the measurements run with
+        info = collect_environment(argv)
+    info["config"] = config.to_dict()
+    store.set_run_info(info)
+
+
+def _finished_cells(store: ResultStore) -> set[str]:
+    """Cells committed with every row ok or skipped; failed cells are tried again."""
+    finished = set()
+    for cell_id in store.done_cells():
+        if all(row["status"] != "failed" for row in store.rows_of_cell(cell_id)):
+            finished.add(cell_id)
+    return finished
+
+
+def _one_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, BenchError):
+        return message
+    return f"{type(exc).__name__}: {message}"[:500]
+
+
+def _free_memory() -> None:
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,223 @@
+"""``obtain_model``: "trains or loads" - the one way every command gets a trained model.
+
+Order of business: ``--weights PATH`` loads that file (strict) and evaluates it; otherwise
+the checkpoint cache is consulted under a key of model, data, input size, classes,
+channels, recipe, seed and weights source, and only a miss (or ``--retrain``) trains.
+``--weights pretrained`` starts from torchvision's ImageNet weights and fine-tunes with
+:func:`finetune_recipe` when the head had to be re-initialised.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.data import DatasetSpec, DataSplits, get_dataset_spec, load_splits
+from bench.devices import resolve_device
+from bench.errors import BenchError
+from bench.training.checkpoint import (
+    Checkpoint,
+    checkpoint_key,
+    checkpoint_path,
+    default_cache_dir,
+    load_checkpoint,
+    save_checkpoint,
+)
+from bench.training.evaluation import EvalResult, evaluate
+from bench.training.recipes import Recipe, finetune_recipe, get_recipe
+from bench.training.trainer import TrainCallback, fit
+from bench.training.weights import (
+    load_pretrained,
+    load_state_strict,
+    pretrained_weights,
+    read_state_dict,
+)
+from bench.zoo import ModelSpec, create_model, get_model_spec
+
+
+@dataclass
+class TrainedModel:
+    """A model ready for benchmarking, with where it came from and how good it is.
+
+    ``source``: ``trained`` (just now), ``cached`` (loaded from the cache), ``pretrained``
+    (torchvision's weights, fine-tuned when the head was new) or ``file`` (``--weights PATH``).
+    """
+
+    model: nn.Module
+    splits: DataSplits
+    history: list[dict[str, float]]
+    evaluation: EvalResult
+    source: str
+    train_seconds: float
+    checkpoint_path: Path | None
+    recipe: Recipe
+    best_epoch: int | None = None
+    best_val_top1: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def obtain_model(
+    name: str,
+    *,
+    dataset: str,
+    data_dir: str | Path | None = None,
+    preset: str = "quick",
+    seed: int = 0,
+    device: torch.device | str,
+    cache_dir: str | Path | None = None,
+    retrain: bool = False,
+    weights: str | Path | None = None,
+    epochs: int | None = None,
+    input_size: int | None = None,
+    download: bool = False,
+    splits: DataSplits | None = None,
+    callback: TrainCallback | None = None,
+) -> TrainedModel:
+    """Train ``name`` on ``dataset`` or load it (see module doc); evaluation is on the test split."""
+    spec = get_model_spec(name)
+    data_spec = get_dataset_spec(dataset)
+    if not data_spec.has_labels:
+        raise BenchError(
+            f"data set {data_spec.name} has no labels: there is nothing to train or evaluate",
+            "use it with `bench profile` for speed only, or pick a labelled data set such as digits",
+        )
+    device = resolve_device(device) if isinstance(device, str) else device
+    size = input_size_for(spec, data_spec, input_size)
+    if splits is None:
+        splits = load_splits(dataset, data_dir=data_dir, input_size=size, download=download)
+    elif splits.input_shape[1] != size:
+        raise BenchError(
+            f"{name} needs {size}x{size} inputs but the given splits are "
+            f"{splits.input_shape[1]}x{splits.input_shape[2]}",
+            f"load the splits with input_size={size}",
+        )
+    recipe = get_recipe(spec, preset, data_spec.name, epochs=epochs)
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)  # same seed, same initial weights
+        return create_model(
+            name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=size
+        )
+
+    if weights is not None and str(weights) != "pretrained":
+        return _from_file(build(), Path(weights), splits, recipe, device)
+
+    weights_source = "scratch"
+    if weights is not None:  # the file name keys the cache: a cached fine-tune needs no file
+        weights_source = f"pretrained:{Path(pretrained_weights(spec).url).name}"
+        recipe = replace(finetune_recipe(recipe), epochs=epochs or finetune_recipe(recipe).epochs)
+    key = checkpoint_key(
+        model=name,
+        dataset=splits.identity,
+        input_shape=splits.input_shape,
+        num_classes=splits.num_classes,
+        recipe=recipe.to_dict(),
+        seed=seed,
+        weights=weights_source,
+    )
+    path = checkpoint_path(cache_dir or default_cache_dir(), key)
+    if path.exists() and not retrain:
+        return _from_cache(build(), path, key, splits, recipe, device)
+    return _train_and_save(
+        build(), spec, splits, recipe, path=path, key=key, device=device, seed=seed,
+        pretrained=weights is not None, download=download, callback=callback,
+    )
+
+
+def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
+    """The side ``spec`` is trained at: ``input_size`` or the data's own, raised to the model's minimum."""
+    return spec.resolve_input_size(input_size or data_spec.image_size)
+
+
+def _train_and_save(
+    model: nn.Module,
+    spec: ModelSpec,
+    splits: DataSplits,
+    recipe: Recipe,
+    *,
+    path: Path,
+    key: dict,
+    device: torch.device,
+    seed: int,
+    pretrained: bool,
+    download: bool,
+    callback: TrainCallback | None,
+) -> TrainedModel:
+    """Train (or fine-tune pretrained weights, when the head is new), evaluate, cache."""
+    notes: list[str] = []
+    needs_training = True
+    if pretrained:
+        loaded = load_pretrained(model, spec, download=download)
+        notes, needs_training = loaded.notes(), bool(loaded.reinitialised)
+    history: list[dict[str, float]] = []
+    best_epoch = best_val = None
+    seconds = 0.0
+    if needs_training:
+        result = fit(model, splits, recipe, device=device, seed=seed, callback=callback)
+        history, best_epoch, best_val, seconds = (
+            result.history, result.best_epoch, result.best_val_top1, result.seconds
+        )
+    model.to(device)
+    evaluation = evaluate(model, splits.test, device=device, class_names=splits.class_names)
+    source = "pretrained" if pretrained else "trained"
+    meta = {
+        "model": spec.name,
+        "source": source,
+        "train_seconds": seconds,
+        "best_epoch": best_epoch,
+        "best_val_top1": best_val,
+        "notes": notes,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "torch": str(torch.__version__),
+        "device": str(device),
+    }
+    save_checkpoint(path, Checkpoint(key, model.state_dict(), history, evaluation.to_dict(), meta))
+    return TrainedModel(
+        model, splits, history, evaluation, source, seconds, path, recipe, best_epoch, best_val, notes
+    )
+
+
+def _from_cache(
+    model: nn.Module, path: Path, key: dict, splits: DataSplits, recipe: Recipe, device: torch.device
+) -> TrainedModel:
+    checkpoint = load_checkpoint(path, expected_key=key)
+    load_state_strict(
+        model, checkpoint.state_dict, source=f"checkpoint {path}", fix=f"rerun with --retrain, or delete {path}"
+    )
+    meta = checkpoint.meta
+    return TrainedModel(
+        model=model.to(device),
+        splits=splits,
+        history=checkpoint.history,
+        evaluation=EvalResult.from_dict(checkpoint.evaluation),
+        source="cached",
+        train_seconds=float(meta.get("train_seconds") or 0.0),
+        checkpoint_path=path,
+        recipe=recipe,
+        best_epoch=meta.get("best_epoch"),
+        best_val_top1=meta.get("best_val_top1"),
+        notes=list(meta.get("notes") or []),
+    )
+
+
+def _from_file(
+    model: nn.Module, path: Path, splits: DataSplits, recipe: Recipe, device: torch.device
+) -> TrainedModel:
+    load_state_strict(model, read_state_dict(path), source=str(path))
+    model.to(device)
+    evaluation = evaluate(model, splits.test, device=device, class_names=splits.class_names)
+    return TrainedModel(
+        model=model,
+        splits=splits,
+        history=[],
+        evaluation=evaluation,
+        source="file",
+        train_seconds=0.0,
+        checkpoint_path=None,
+        recipe=recipe,
+        notes=[f"loaded every tensor from {path}"],
+    )

@@ -1,0 +1,88 @@
+"""`bench train`: trains then loads from the cache, JSON-only stdout, one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.cli.main import main
+from bench.errors import EXIT_OK, EXIT_USAGE
+from bench.profiling.profiler import thread_count
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """LeNet-sized training is fastest on one thread (and much faster on a shared CPU)."""
+    with thread_count(1):
+        yield
+
+
+def train_json(capsys, *args: str) -> list[dict]:
+    assert main(["train", *args, "--format", "json"]) == EXIT_OK
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_then_load_from_the_cache_with_identical_accuracy(capsys, tmp_path: Path) -> None:
+    args = ("lenet5", "--epochs", "1", "--cache-dir", str(tmp_path), "--device", "cpu")
+    (first,) = train_json(capsys, *args)
+    assert first["source"] == "trained" and first["epochs"] == 1
+    assert first["model"] == "lenet5" and first["dataset"] == "digits" and first["input_size"] == "1x32x32"
+    assert Path(first["checkpoint"]).parent == tmp_path / "checkpoints"
+    assert [tuple(e) for e in first["history"]] == [
+        ("epoch", "train_loss", "train_top1", "val_loss", "val_top1", "lr", "seconds")
+    ]
+    assert len(first["evaluation"]["confusion"]) == 10 and first["evaluation"]["n"] == 360
+
+    (second,) = train_json(capsys, *args)
+    assert second["source"] == "cached"
+    assert (second["test_top1"], second["test_top5"], second["checkpoint"]) == (
+        first["test_top1"],
+        first["test_top5"],
+        first["checkpoint"],
+    )
+
+    assert main(["train", *args]) == EXIT_OK
+    table = capsys.readouterr().out
+    assert "lenet5" in table and "cached" in table and f"{first['test_top1']:.2f}" in table
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "lenet6"], "unknown model 'lenet6' (did you mean lenet5"),
+        (["train", "lenet5", "--dataset", "mnist"], "no data directory was given"),
+        (["train", "lenet5", "--dataset", "imagefolder", "--data-dir", "/nonexistent/x"], "does not exist"),
+        (["train", "lenet5", "--preset", "fast"], "unknown preset 'fast'"),
+        (["train", "lenet5", "--dataset", "synthetic"], "synthetic has no labels"),
+        (["train", "lenet5", "--weights", "/nonexistent/w.pt"], "weights file /nonexistent/w.pt does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path: Path, argv: list[str], message: str) -> None:
+    assert main([*argv, "--cache-dir", str(tmp_path)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    assert len([line for line in captured.err.splitlines() if "error" in line]) == 1
+    assert captured.out == ""
+
+
+def test_a_non_positive_epoch_count_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["train", "lenet5", "--epochs", "0"])
+    assert info.value.code == EXIT_USAGE
+    assert "must be positive, got 0" in capsys.readouterr().err
+
+
+def test_a_corrupt_checkpoint_is_exit_2_and_names_the_file(capsys, tmp_path: Path) -> None:
+    args = ["train", "lenet5", "--epochs", "1", "--cache-dir", str(tmp_path), "--format", "json"]
+    assert main(args) == EXIT_OK
+    path = Path(json.loads(capsys.readouterr().out)[0]["checkpoint"])
+    path.write_bytes(b"not a checkpoint")
+    assert main(args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"checkpoint {path} is corrupt" in err and "--retrain" in err
+    assert main([*args, "--retrain"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)[0]["source"] == "trained"
