@@ -13,14 +13,15 @@ from typing import Any
 
 import torch
 
+from bench.atomic import atomic_write
 from bench.errors import BenchError
 
 
 def write_payload(path: str | Path, fmt: str, version: int, payload: dict[str, Any]) -> Path:
     """Save ``payload`` under ``path`` tagged with ``fmt`` and ``version``; return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": fmt, "version": version, **payload}, path)
+    with atomic_write(path) as handle:
+        torch.save({"format": fmt, "version": version, **payload}, handle)
     return path
 
 

@@ -9,8 +9,6 @@ pyplot, so no global backend or state is touched, and are written atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bench.atomic import atomic_write
 from compress.variants import BASELINE
 from reports.tables import Row, measure_label, ok_rows, speedups
 
@@ -42,20 +41,11 @@ def _skip(reason: str) -> PlotResult:
     return PlotResult(None, reason)
 
 
-def _save(figure: Figure, path: Path) -> PlotResult:
-    """Write the PNG through a temporary file and a rename: readers never see half a figure."""
+def save_figure(figure: Figure, path: Path) -> PlotResult:
+    """Write the PNG atomically (bench.atomic): readers never see half a figure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
     return PlotResult(path)
 
 
@@ -115,7 +105,7 @@ def plot_accuracy_vs_latency(rows: Iterable[Row], path: Path) -> PlotResult:
         axes.set(xlabel=f"latency p50 (ms, batch {batch_size})", ylabel="top-1 (%)", title=device)
         axes.grid(True, alpha=0.3)
         axes.legend(loc="lower right", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_params_vs_macs(rows: Iterable[Row], path: Path) -> PlotResult:
@@ -138,7 +128,7 @@ def plot_params_vs_macs(rows: Iterable[Row], path: Path) -> PlotResult:
     axes.set(xscale="log", yscale="log", xlabel="MACs per image", ylabel="parameters")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_speedup(rows: Iterable[Row], path: Path) -> PlotResult:
@@ -164,7 +154,7 @@ def plot_speedup(rows: Iterable[Row], path: Path) -> PlotResult:
         axes.set(ylabel="speedup (x)", title=measure_label(key))
         axes.legend(fontsize=7)
     figure.subplots_adjust(hspace=0.6)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_training_curves(histories: Histories, path: Path) -> PlotResult:
@@ -187,7 +177,7 @@ def plot_training_curves(histories: Histories, path: Path) -> PlotResult:
         axes.grid(True, alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     acc_axes.legend(fontsize=7, loc="lower right", ncol=1 + len(usable) // 12)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def best_evaluation(evaluations: Evaluations) -> tuple[tuple[str, str], Mapping[str, Any]] | None:
@@ -223,4 +213,4 @@ def plot_confusion_matrix(evaluations: Evaluations, path: Path) -> PlotResult:
         axes.set_yticks(range(n), [str(c) for c in names], fontsize=7)
     title = f"{_label(model, variant)}: top-1 {data['top1']:.2f}% on {data.get('n', '?')} test images"
     axes.set(xlabel="predicted", ylabel="true", title=title)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -1,7 +1,8 @@
 """`bench train MODELS`: train each model (or load it from the checkpoint cache) and report it.
 
 One row per model: where the weights came from (trained, cached, pretrained, file), the
-epochs run, the best validation top-1 and the test top-1/top-5. A rich progress bar on
+epochs run, the best validation top-1 and the test top-1/top-5. ``--recipe FILE`` trains
+with a recipe found by ``bench tune`` instead of the preset's. A rich progress bar on
 stderr shows epoch, loss, accuracy, images/s and the ETA; ``--format json`` prints the
 rows, with histories and evaluations, as JSON on stdout and nothing else there.
 """
@@ -53,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--preset", default="quick", metavar="quick|standard|full", help="training recipe preset (default: quick)"
     )
+    parser.add_argument(
+        "--recipe", metavar="FILE", help="a recipe file written by `bench tune` (replaces --preset's recipe)"
+    )
     parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
     parser.add_argument(
@@ -79,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
     names = resolve_model_names(args.models)
     data_spec = get_dataset_spec(args.dataset)
+    recipe = None
+    if args.recipe:
+        from bench.training.tune import load_recipe
+
+        recipe = load_recipe(args.recipe)
     device = resolve_device(args.device)
     splits_by_size: dict[int, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 download=args.download,
                 splits=splits_by_size.get(size),
                 callback=progress.tracker(name),
+                recipe=recipe,
             )
             for note in trained.notes:
                 progress.log(f"{name}: {note}")
@@ -110,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(rows)
     else:
-        table = rows_table(rows, TABLE_COLUMNS, title=f"bench train - {data_spec.name}, preset {args.preset}")
+        recipe_text = f"recipe {args.recipe}" if args.recipe else f"preset {args.preset}"
+        table = rows_table(rows, TABLE_COLUMNS, title=f"bench train - {data_spec.name}, {recipe_text}")
         folders = sorted({str(Path(row["checkpoint"]).parent) for row in rows if row["checkpoint"]})
         if folders:
             table.caption = "checkpoints in " + ", ".join(folders)

@@ -235,7 +235,7 @@ class ModelSession:
             )
         model = float_model
         if variant.is_quantized:
-            model, quant_fields = self._quantize(float_model, base, clock)
+            model, quant_fields = self.quantized(float_model, base, clock)
             row.update(quant_fields)
             if evaluation is not None:
                 with clock.phase("evaluate"):
@@ -250,7 +250,9 @@ class ModelSession:
         artifacts.append(Artifact(TIMINGS, self.name, variant.name, clock.seconds))
         return CellOutcome(rows, artifacts)
 
-    def _quantize(self, float_model: nn.Module, base: Baseline, clock: PhaseClock) -> tuple[nn.Module, dict[str, Any]]:
+    def quantized(self, float_model: nn.Module, base: Baseline, clock: PhaseClock) -> tuple[nn.Module, dict[str, Any]]:
+        """int8 copy of ``float_model`` calibrated as every run does (seeded real training images,
+        or random inputs for unlabelled data), and the row fields that say how."""
         cfg = self.config
         splits = base.splits
         with clock.phase("quantize"):

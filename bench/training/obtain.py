@@ -76,8 +76,12 @@ def obtain_model(
     download: bool = False,
     splits: DataSplits | None = None,
     callback: TrainCallback | None = None,
+    recipe: Recipe | None = None,
 ) -> TrainedModel:
-    """Train ``name`` on ``dataset`` or load it (see module doc); evaluation is on the test split."""
+    """Train ``name`` on ``dataset`` or load it (see module doc); evaluation is on the test split.
+
+    ``recipe`` (e.g. one found by ``bench tune``) replaces the preset's; ``epochs`` still wins.
+    """
     spec = get_model_spec(name)
     data_spec = get_dataset_spec(dataset)
     if not data_spec.has_labels:
@@ -86,25 +90,16 @@ def obtain_model(
             "use it with `bench profile` for speed only, or pick a labelled data set such as digits",
         )
     device = resolve_device(device) if isinstance(device, str) else device
-    size = input_size_for(spec, data_spec, input_size)
-    if splits is None:
-        splits = load_splits(dataset, data_dir=data_dir, input_size=size, download=download)
-    elif splits.input_shape[1] != size:
-        raise BenchError(
-            f"{name} needs {size}x{size} inputs but the given splits are "
-            f"{splits.input_shape[1]}x{splits.input_shape[2]}",
-            f"load the splits with input_size={size}",
-        )
-    recipe = get_recipe(spec, preset, data_spec.name, epochs=epochs)
-
-    def build() -> nn.Module:
-        torch.manual_seed(seed)  # same seed, same initial weights
-        return create_model(
-            name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=size
-        )
-
+    splits = splits_for_model(
+        spec, data_spec, data_dir=data_dir, input_size=input_size, download=download, splits=splits
+    )
+    if recipe is None:
+        recipe = get_recipe(spec, preset, data_spec.name, epochs=epochs)
+    elif epochs is not None:
+        recipe = replace(recipe, epochs=epochs)
+    model = model_for_splits(name, splits, seed=seed)
     if weights is not None and str(weights) != "pretrained":
-        return _from_file(build(), Path(weights), splits, recipe, device)
+        return _from_file(model, Path(weights), splits, recipe, device)
 
     weights_source = "scratch"
     if weights is not None:  # the file name keys the cache: a cached fine-tune needs no file
@@ -121,16 +116,47 @@ def obtain_model(
     )
     path = checkpoint_path(cache_dir or default_cache_dir(), key)
     if path.exists() and not retrain:
-        return _from_cache(build(), path, key, splits, recipe, device)
+        return _from_cache(model, path, key, splits, recipe, device)
     return _train_and_save(
-        build(), spec, splits, recipe, path=path, key=key, device=device, seed=seed,
+        model, spec, splits, recipe, path=path, key=key, device=device, seed=seed,
         pretrained=weights is not None, download=download, callback=callback,
     )
 
 
+def splits_for_model(
+    spec: ModelSpec,
+    data_spec: DatasetSpec,
+    *,
+    data_dir: str | Path | None = None,
+    input_size: int | None = None,
+    download: bool = False,
+    splits: DataSplits | None = None,
+) -> DataSplits:
+    """The splits ``spec`` trains on: loaded at its input size, or ``splits`` checked against it."""
+    size = input_size_for(spec, data_spec, input_size)
+    if splits is None:
+        return load_splits(data_spec.name, data_dir=data_dir, input_size=size, download=download)
+    if splits.input_shape[1] != size:
+        raise BenchError(
+            f"{spec.name} needs {size}x{size} inputs but the given splits are "
+            f"{splits.input_shape[1]}x{splits.input_shape[2]}",
+            f"load the splits with input_size={size}",
+        )
+    return splits
+
+
+def model_for_splits(name: str, splits: DataSplits, *, seed: int) -> nn.Module:
+    """A fresh ``name`` for the splits' classes, channels and size; same seed, same weights."""
+    torch.manual_seed(seed)
+    size = splits.input_shape[1]
+    return create_model(name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=size)
+
+
 def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
-    """The side ``spec`` is trained at: ``input_size`` or the data's own, raised to the model's minimum."""
-    return spec.resolve_input_size(input_size or data_spec.image_size)
+    """The side ``spec`` is trained and timed at: ``input_size``, else what the data calls for
+    (full-resolution data at the model's native size, e.g. 299 for Inception-v3), raised to the
+    model's minimum input size."""
+    return spec.resolve_input_size(input_size or spec.input_size_for_data(data_spec.image_size))
 
 
 def _train_and_save(

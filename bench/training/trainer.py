@@ -2,15 +2,17 @@
 
 Learning rate per step: linear warm-up, then cosine (or constant). Weight decay skips
 biases and normalization weights (1-d parameters), as timm and torchvision's references
-do. Progress goes to an optional :class:`TrainCallback`; the library never prints.
+do. Plain networks may first get a data-dependent rescaling (``Recipe.data_init``, see
+:mod:`bench.training.data_init`). Progress goes to an optional :class:`TrainCallback`;
+the library never prints.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 import torch
@@ -19,9 +21,11 @@ from torch import nn
 from bench.data import DataSplits, make_loader
 from bench.errors import BenchError
 from bench.training.accel import amp_dtype, autocast_context, use_channels_last
+from bench.training.data_init import unit_variance_init_
 from bench.training.evaluation import evaluate
 from bench.training.recipes import Recipe
 
+DATA_INIT_IMAGES = 128  # training images that set the scale of each layer (Recipe.data_init)
 HISTORY_KEYS = ("epoch", "train_loss", "train_top1", "val_loss", "val_top1", "lr", "seconds")
 
 
@@ -76,6 +80,9 @@ def fit(
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise BenchError("the training split is empty", "check the data set")
+    if recipe.data_init:
+        sample = make_loader(splits.train_plain, batch_size=DATA_INIT_IMAGES, shuffle=True, seed=seed)
+        unit_variance_init_(model, next(iter(sample))[0].to(device))
     step_fn = _Stepper.for_recipe(model, recipe, device, steps_per_epoch, channels_last)
     if callback:
         callback.on_start(recipe.epochs, steps_per_epoch)
@@ -227,7 +234,7 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=recipe.lr)
 
 
-def lr_factor_fn(recipe: Recipe, steps_per_epoch: int):
+def lr_factor_fn(recipe: Recipe, steps_per_epoch: int) -> Callable[[int], float]:
     """Step -> multiplier of the base rate: linear warm-up, then cosine to zero or constant."""
     total = recipe.epochs * steps_per_epoch
     warmup = min(int(recipe.warmup_epochs * steps_per_epoch), total - 1)

@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.viz.figures import PlotResult, grid_figure, save_figure
+
 MAX_STAGES = 8
 MAX_CHANNELS = 32  # feature maps drawn per stage: the most active ones
 GRID_COLUMNS = 8
@@ -51,7 +53,12 @@ def candidate_blocks(model: nn.Module) -> dict[str, nn.Module]:
 
 
 def _has_conv(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
+    return any(isinstance(m, nn.Conv2d) for m in module.modules())
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s weights are (its inputs must be there too)."""
+    return next(model.parameters()).device
 
 
 @contextmanager
@@ -85,7 +92,7 @@ def find_stages(model: nn.Module, example: torch.Tensor) -> list[Stage]:
     model.eval()
     try:
         with torch.no_grad(), _recording(blocks, keep_tensors=False) as events:
-            model(example[:1])
+            model(example[:1].to(model_device(model)))
     finally:
         model.train(was_training)
     stages: list[Stage] = []
@@ -119,10 +126,9 @@ def capture_stages(model: nn.Module, image: torch.Tensor, stages: list[Stage]) -
     wanted = {stage.name: modules[stage.name] for stage in stages}
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     try:
         with torch.no_grad(), _recording(wanted, keep_tensors=True) as events:
-            model(image.unsqueeze(0).to(device))
+            model(image.unsqueeze(0).to(model_device(model)))
     finally:
         model.train(was_training)
     return {name: output[0].float().cpu() for name, output in events}
@@ -134,10 +140,8 @@ def most_active_channels(maps: torch.Tensor, limit: int = MAX_CHANNELS) -> list[
     return strength.argsort(descending=True)[:limit].tolist()
 
 
-def plot_feature_maps(maps: torch.Tensor, stage: Stage, *, index: int, title_note: str, path: Path):
+def plot_feature_maps(maps: torch.Tensor, stage: Stage, *, index: int, title_note: str, path: Path) -> PlotResult:
     """One grid of the most active channels of a stage, each scaled to its own range."""
-    from bench.viz.figures import grid_figure, save_figure
-
     channels = most_active_channels(maps)
     figure, axes_list = grid_figure(len(channels), columns=GRID_COLUMNS, panel=1.3)
     for axes, channel in zip(axes_list, channels):

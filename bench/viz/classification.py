@@ -16,10 +16,17 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from bench.data import make_loader
-from bench.viz.figures import PlotResult, display_image, grid_figure, save_figure, show_image
+from bench.viz.figures import (
+    PlotResult,
+    display_image,
+    grid_figure,
+    save_figure,
+    show_image,
+)
 
 MAX_MISCLASSIFIED = 32
 MAX_LEGEND_CLASSES = 20
+ZOOM_FPR = 0.1
 
 
 @dataclass
@@ -101,23 +108,37 @@ def roc_curves(predictions: Predictions, class_names: Sequence[str]) -> tuple[li
 
 
 def plot_roc(curves: Sequence[RocCurve], *, title: str, path: Path) -> PlotResult:
-    """All one-vs-rest curves on one axes, with their AUC in the legend and the macro AUC in the title."""
+    """The one-vs-rest curves with their AUC, in full and zoomed on the top-left corner.
+
+    A good classifier's curves all hug the corner, so the zoom (false positive rates up to
+    ``ZOOM_FPR``) is where they can be told apart. The title gives the macro AUC.
+    """
     if not curves:
         return PlotResult(None, "no class has both positive and negative test images, so no ROC curve exists")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.5, 6))
-    axes = figure.subplots()
+    figure = Figure(figsize=(12, 5.6))
+    full, zoom = figure.subplots(1, 2)
     for index, curve in enumerate(curves):
-        axes.plot(curve.fpr, curve.tpr, color=f"C{index % 10}", linewidth=1.2, label=f"{curve.class_name} (AUC {curve.auc:.4f})")
-    axes.plot([0, 1], [0, 1], "--", color="gray", linewidth=0.8, label="chance")
-    macro = sum(c.auc for c in curves) / len(curves)
-    axes.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
-    axes.set_title(f"{title}\none-vs-rest ROC per class, macro AUC {macro:.4f}", fontsize=9)
-    axes.grid(True, alpha=0.3)
+        for axes in (full, zoom):
+            axes.plot(curve.fpr, curve.tpr, color=f"C{index % 10}", linewidth=1.2, label=f"{curve.class_name} (AUC {curve.auc:.4f})")
+    full.plot([0, 1], [0, 1], "--", color="gray", linewidth=0.8, label="chance")
+    lowest = min(_tpr_at(curve, ZOOM_FPR) for curve in curves)
+    full.set(xlim=(0, 1), ylim=(0, 1.01), title="all rates")
+    zoom.set(xlim=(0, ZOOM_FPR), ylim=(max(0.0, lowest - 0.02), 1.005), title=f"top-left corner (false positive rate <= {ZOOM_FPR:g})")
+    for axes in (full, zoom):
+        axes.set(xlabel="false positive rate", ylabel="true positive rate")
+        axes.grid(True, alpha=0.3)
     if len(curves) <= MAX_LEGEND_CLASSES:
-        axes.legend(fontsize=7, loc="lower right")
+        full.legend(fontsize=7, loc="lower right")
+    macro = sum(c.auc for c in curves) / len(curves)
+    figure.suptitle(f"{title}: one-vs-rest ROC per class, macro AUC {macro:.4f}", fontsize=10)
     return save_figure(figure, path)
+
+
+def _tpr_at(curve: RocCurve, fpr: float) -> float:
+    """The curve's true positive rate where its false positive rate reaches ``fpr`` (a step curve)."""
+    return max((t for f, t in zip(curve.fpr, curve.tpr) if f <= fpr), default=0.0)
 
 
 def plot_misclassified(
@@ -143,6 +164,10 @@ def plot_misclassified(
         true_name = class_names[int(predictions.labels[index])]
         predicted_name = class_names[int(predictions.predicted[index])]
         axes.set_title(f"true {true_name}\npred {predicted_name} ({100 * confidence[index]:.0f}%)", fontsize=7)
-    shown = f"{len(order)} of {len(wrong)}" if len(order) < len(wrong) else f"all {len(wrong)}"
-    figure.suptitle(f"{title}: {shown} misclassified test images, most confident first", fontsize=9)
+    if len(wrong) == 1:
+        heading = "the only misclassified test image"
+    else:
+        shown = f"{len(order)} of {len(wrong)}" if len(order) < len(wrong) else f"all {len(wrong)}"
+        heading = f"{shown} misclassified test images, most confident first"
+    figure.suptitle(f"{title}:\n{heading}", fontsize=9)
     return save_figure(figure, path)

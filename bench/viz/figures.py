@@ -15,9 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from reports.plots import PlotResult
-from reports.plots import _save as save_figure  # the report's atomic PNG write (see report)
 
-__all__ = ["PlotResult", "display_image", "grid_figure", "label_title", "save_figure"]
+# The report's atomic PNG writer (temporary file, then rename): one way to save figures.
+from reports.plots import save_figure
+
+__all__ = ["PlotResult", "display_image", "grid_figure", "label_title", "save_figure", "show_image"]
 
 WRONG_COLOR = "tab:red"
 

@@ -34,17 +34,18 @@ def render_index(title: str, facts: Sequence[tuple[str, str]], notes: Sequence[s
     lines = [f"# {title}", ""]
     lines += [f"- **{name}**: {value}" for name, value in facts]
     if notes:
-        lines += ["", *(f"> Note: {note}" for note in notes)]
+        lines += ["", "Notes:", "", *(f"- {note}" for note in notes)]
     section = None
     for entry in entries:
         if entry.section != section:
             section = entry.section
-            lines += ["", f"## {section}", ""]
+            lines += ["", f"## {section}"]
+        lines.append("")
         if entry.result.path is not None:
             relative = Path(entry.result.path).resolve().relative_to(out_dir.resolve()).as_posix()
-            lines += [f"![{entry.caption}]({relative})", "", f"*{entry.caption}*", ""]
+            lines += [f"![{entry.caption}]({relative})", "", f"*{entry.caption}*"]
         else:
-            lines += [f"{entry.caption}: not drawn - {entry.result.reason}.", ""]
+            lines.append(f"{entry.caption}: not drawn - {entry.result.reason}.")
     return "\n".join(lines).rstrip() + "\n"
 
 

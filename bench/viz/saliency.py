@@ -5,6 +5,11 @@ channels. Grad-CAM (Selvaraju et al., 2017) weights a stage's feature maps by th
 gradient of the class score over each map, keeps the positive part and upsamples it to
 the input. Both explain the *predicted* class and need autograd, so they run on a float
 model; the caller says which (int8 variants: the float model they were quantized from).
+
+The Grad-CAM map is stretched over the whole input, as pytorch-grad-cam does. That is
+exact for padded ("same") convolutions; after unpadded ones the map covers only the
+centre of the input (LeNet-5's 10x10 C3 map: receptive-field centres from pixel 6.5 to
+24.5 of 32), so there the heat is placed up to ~6 pixels too far out towards the edges.
 """
 
 from __future__ import annotations
@@ -16,8 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.viz.activations import Stage
-from bench.viz.figures import PlotResult, display_image, grid_figure, label_title, save_figure, show_image
+from bench.viz.activations import Stage, model_device
+from bench.viz.figures import (
+    PlotResult,
+    display_image,
+    grid_figure,
+    label_title,
+    save_figure,
+    show_image,
+)
 
 MIN_CAM_SIDE = 4  # coarser maps (2x2) cannot localise anything within a digit
 COLUMNS = 8
@@ -31,13 +43,9 @@ def gradcam_stage(stages: Sequence[Stage]) -> Stage | None:
     return (wide or list(stages))[-1]
 
 
-def _eval_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def input_gradients(model: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     """(N, H, W) saliency of ``classes`` (one per image) for ``images`` (N, C, H, W), on the CPU."""
-    device = _eval_device(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     try:
@@ -63,7 +71,7 @@ def grad_cam(model: nn.Module, stage: Stage, images: torch.Tensor, classes: torc
         captured.append(output)
         return output.clone()
 
-    device = _eval_device(model)
+    device = model_device(model)
     was_training = model.training
     model.eval()
     handle = module.register_forward_hook(capture)

@@ -38,7 +38,6 @@ class VizSubject:
     model: nn.Module  # gives the predictions: float, pruned or int8
     float_model: nn.Module  # gives activations and gradients (the int8 model's float source)
     device: torch.device  # where ``model`` runs (int8: the CPU)
-    float_device: torch.device
     splits: DataSplits
     histories: Histories  # training curves to draw, keyed (model, variant) like the report's
     source: str  # where the weights came from: trained, cached, ...
@@ -71,7 +70,11 @@ def load_subject(
     out_dir: Path = Path("."),
     observer: RunObserver | None = None,
 ) -> VizSubject:
-    """Train or load ``name`` on ``dataset`` (the checkpoint cache), then build ``variant`` of it."""
+    """Train or load ``name`` on ``dataset`` (the checkpoint cache), then build ``variant`` of it.
+
+    ``observer`` hears the runner's phases and hands out the training progress callback;
+    ``out_dir`` is only recorded in the session's settings.
+    """
     chosen = parse_variant(variant)
     data_spec = get_dataset_spec(dataset)
     if not data_spec.has_labels:
@@ -102,7 +105,8 @@ def load_subject(
         pruned = session.pruned(chosen, clock)
         float_model = pruned.model
         histories[(name, variant_name(chosen.prune_ratio, None))] = pruned.history
-        source = f"{pruned.source} pruned model (baseline {base.source})"
+        how = "pruned and fine-tuned now" if pruned.source == "trained" else f"pruned model, {pruned.source}"
+        source = f"{how} (baseline: {base.source})"
         notes.append(
             f"pruned with the {config.importance} criterion and fine-tuned; the training curves show "
             "the baseline's training and the fine-tuning"
@@ -110,7 +114,7 @@ def load_subject(
     float_model.to(device)
     model, model_device = float_model, device
     if chosen.is_quantized:
-        model, quant_fields = session._quantize(float_model, base, clock)  # see the report: wants a public name
+        model, quant_fields = session.quantized(float_model, base, clock)  # `bench run`'s int8 step, same calibration
         model_device = torch.device("cpu")
         notes.append(
             f"int8 ({quant_fields['quant_engine']} engine, calibrated on {quant_fields['calibration']}) gives "
@@ -125,7 +129,6 @@ def load_subject(
         model=model,
         float_model=float_model,
         device=model_device,
-        float_device=device,
         splits=base.splits,
         histories=histories,
         source=source,

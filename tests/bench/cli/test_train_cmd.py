@@ -86,3 +86,18 @@ def test_a_corrupt_checkpoint_is_exit_2_and_names_the_file(capsys, tmp_path: Pat
     assert f"checkpoint {path} is corrupt" in err and "--retrain" in err
     assert main([*args, "--retrain"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)[0]["source"] == "trained"
+
+
+def test_a_tuned_recipe_file_replaces_the_preset(capsys, tmp_path: Path) -> None:
+    from bench.training import get_recipe
+    from bench.training.tune import RECIPE_FORMAT, RECIPE_VERSION
+    from bench.zoo import get_model_spec
+
+    tuned = get_recipe(get_model_spec("lenet5"), "quick", "digits", epochs=1).to_dict() | {"lr": 0.01}
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps({"format": RECIPE_FORMAT, "version": RECIPE_VERSION, "recipe": tuned}))
+    (row,) = train_json(capsys, "lenet5", "--recipe", str(path), "--cache-dir", str(tmp_path))
+    assert row["recipe"] == tuned and row["epochs"] == 1
+    path.write_text("{}")
+    assert main(["train", "lenet5", "--recipe", str(path), "--cache-dir", str(tmp_path)]) == EXIT_USAGE
+    assert "is not a cnnbench recipe file" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def test_every_zoo_model_gets_a_valid_recipe(preset: str) -> None:
 
 def test_quick_is_the_base_with_label_smoothing_and_warmup() -> None:
     recipe = get_recipe(get_model_spec("resnet18"), "quick", "digits")
-    assert recipe.to_dict() == {**BASE["*"], "nesterov": False}
+    assert recipe.to_dict() == {**BASE["*"], "nesterov": False, "data_init": False}
     assert recipe.label_smoothing == 0.1 and recipe.warmup_epochs > 0 and recipe.schedule == "cosine"
 
 
@@ -29,6 +29,7 @@ def test_vgg_without_batch_norm_gets_clipping_and_a_gentler_rate() -> None:
     with_bn = get_recipe(get_model_spec("vgg16_bn"), "quick", "digits")
     assert family_keys(get_model_spec("vgg16")) == ["vgg", "vgg:no-norm"]
     assert plain.grad_clip_norm is not None and with_bn.grad_clip_norm is None
+    assert plain.data_init and not with_bn.data_init
     assert plain.lr < with_bn.lr
     full = get_recipe(get_model_spec("vgg16"), "full", "digits")
     assert full.optimizer == "adamw" and full.grad_clip_norm == plain.grad_clip_norm  # SGD stalls there
@@ -54,10 +55,11 @@ def test_families_scale_the_data_sets_epochs() -> None:
     lenet, vgg, resnet = (get_model_spec(n) for n in ("lenet5", "vgg16", "resnet18"))
     assert get_recipe(lenet, "quick", "digits").epochs == 2 * get_recipe(resnet, "quick", "digits").epochs
 
-    def ratio(dataset: str) -> float:
-        return get_recipe(vgg, "quick", dataset).epochs / get_recipe(resnet, "quick", dataset).epochs
+    def ratio(spec, dataset: str) -> float:
+        return get_recipe(spec, "quick", dataset).epochs / get_recipe(resnet, "quick", dataset).epochs
 
-    assert ratio("digits") == ratio("mnist") > 1
+    assert ratio(lenet, "digits") == ratio(lenet, "mnist") == 2
+    assert ratio(vgg, "digits") > 1 and ratio(vgg, "mnist") > 1
     assert get_recipe(lenet, "standard", "digits").epochs == 60
 
 

@@ -104,3 +104,13 @@ class Diverging(nn.Module):
 def test_a_diverging_loss_is_reported_not_trained_on(small_digits) -> None:
     with pytest.raises(BenchError, match=r"training diverged: the loss became nan in epoch 1"):
         fit(Diverging(), small_digits, lenet_recipe(epochs=2), device="cpu", seed=0)
+
+
+def test_data_init_rescales_a_vanishing_network_before_training(small_digits) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 64), nn.ReLU(), nn.Linear(64, 10))
+    for layer in (net[1], net[3]):
+        nn.init.normal_(layer.weight, 0, 1e-4)
+    start = net[1].weight.norm().item()
+    fit(net, small_digits, lenet_recipe(epochs=1, lr=1e-9, data_init=True), device="cpu", seed=0)
+    assert net[1].weight.norm().item() > 20 * start  # only the rescaling can grow it this much
