@@ -4,6 +4,13 @@ A variant is data: how much to prune (a channel ratio) and whether to quantize. 
 the user contract (``baseline``, ``pruned-50``, ``int8``, ``pruned-50+int8``): the number in
 ``pruned-N`` is the ratio in percent, so 0.3 is ``pruned-30`` and 0.125 ``pruned-12.5``.
 Names and variants convert both ways through :func:`variant_name` and :func:`parse_variant`.
+
+A normalization study (``bench run --norm bn,gn,ln,in``) adds ``norm-gn``, ``norm-ln``, ...:
+the same architecture built with another normalization (:mod:`bench.zoo.norm`) and trained
+from scratch with the baseline's recipe, measured like any variant. The model's own
+normalization (batch norm) *is* the ``baseline``, so ``bn`` in the list adds nothing.
+Compression applies to the baseline only: a norm variant is never pruned or quantized
+(``pruned-50`` of a GN model would mix two studies in one number).
 """
 
 from __future__ import annotations
@@ -19,19 +26,22 @@ BASELINE = "baseline"
 QUANT_SCHEMES: tuple[str, ...] = ("int8",)
 _PRUNED_PREFIX = "pruned-"
 _PRUNED_RE = re.compile(r"^pruned-(\d+(?:\.\d+)?)$")
+_NORM_PREFIX = "norm-"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One compressed form of a model: ``prune_ratio`` channels removed, then ``quantize``."""
+    """One form of a model: ``prune_ratio`` channels removed, then ``quantize``; or, for a
+    study, the model built with normalization ``norm`` instead of its own."""
 
     name: str
     prune_ratio: float | None = None
     quantize: str | None = None
+    norm: str | None = None
 
     @property
     def is_baseline(self) -> bool:
-        return self.prune_ratio is None and self.quantize is None
+        return self.prune_ratio is None and self.quantize is None and self.norm is None
 
     @property
     def is_pruned(self) -> bool:
@@ -42,8 +52,12 @@ class Variant:
         return self.quantize is not None
 
 
-def variant_name(prune_ratio: float | None, quantize: str | None) -> str:
-    """The contract name: ``baseline``, ``pruned-30``, ``int8`` or ``pruned-30+int8``."""
+def variant_name(prune_ratio: float | None, quantize: str | None, norm: str | None = None) -> str:
+    """The contract name: ``baseline``, ``pruned-30``, ``int8``, ``pruned-30+int8``, or ``norm-gn``."""
+    if norm is not None:
+        if prune_ratio is not None or quantize is not None:
+            raise ValueError("a norm variant is never pruned or quantized")
+        return _NORM_PREFIX + _study_norm(norm)
     parts = []
     if prune_ratio is not None:
         check_ratio(prune_ratio, source=str(prune_ratio))
@@ -54,9 +68,30 @@ def variant_name(prune_ratio: float | None, quantize: str | None) -> str:
     return "+".join(parts) if parts else BASELINE
 
 
-def make_variant(prune_ratio: float | None = None, quantize: str | None = None) -> Variant:
+def make_variant(prune_ratio: float | None = None, quantize: str | None = None, norm: str | None = None) -> Variant:
     """A :class:`Variant` with its contract name filled in."""
-    return Variant(variant_name(prune_ratio, quantize), prune_ratio, quantize)
+    return Variant(variant_name(prune_ratio, quantize, norm), prune_ratio, quantize, norm)
+
+
+def study_norms() -> tuple[str, ...]:
+    """The normalizations a study variant can swap in: every kind but the baseline's own.
+
+    :mod:`bench.zoo.norm` is imported here, not at the top: reading result files and
+    writing reports needs variant names, not torch.
+    """
+    from bench.zoo.norm import NORM_KINDS, SWAPPABLE
+
+    return tuple(kind for kind in NORM_KINDS if kind != SWAPPABLE)
+
+
+def _study_norm(text: str) -> str:
+    """``text`` as a normalization a study variant swaps in."""
+    from bench.zoo.norm import parse_norm
+
+    kind = parse_norm(text)
+    if kind not in study_norms():
+        raise ValueError(f"{kind} is the baseline's own normalization, not a variant")
+    return kind
 
 
 def parse_ratios(text: str, *, flag: str = "--prune") -> list[float]:
@@ -98,6 +133,8 @@ def parse_variant(name: str) -> Variant:
     text = name.strip()
     if text == BASELINE:
         return make_variant()
+    if text.startswith(_NORM_PREFIX) and text[len(_NORM_PREFIX) :] in study_norms():
+        return make_variant(norm=text[len(_NORM_PREFIX) :])
     prune_ratio: float | None = None
     quantize: str | None = None
     for part in text.split("+"):
@@ -111,22 +148,27 @@ def parse_variant(name: str) -> Variant:
             raise BenchError(
                 f"unknown variant {name!r}",
                 "variants are baseline, pruned-N (N = percent of channels removed), "
-                "int8 and pruned-N+int8",
+                f"int8, pruned-N+int8 and {', '.join(_NORM_PREFIX + k for k in study_norms())}",
             )
     return make_variant(prune_ratio, quantize)
 
 
-def plan_variants(ratios: Iterable[float], quantize: str | None) -> list[Variant]:
+def plan_variants(ratios: Iterable[float], quantize: str | None, norms: Iterable[str] = ()) -> list[Variant]:
     """Every variant a run measures, in a stable order.
 
     ``[0.5, 0.3], "int8"`` -> baseline, pruned-30, pruned-50, int8, pruned-30+int8,
     pruned-50+int8: float variants first (ratios ascending), then their quantized twins.
+    ``norms`` (``["bn", "gn", "ln"]``) adds norm-gn, norm-ln right after the baseline, in
+    the user's order; ``bn`` is the baseline itself (module doc).
     """
     scheme = parse_quantize(quantize) if quantize is not None else None
     ordered = sorted(set(ratios))
     for ratio in ordered:
         check_ratio(ratio, source=str(ratio))
-    plan = [make_variant()] + [make_variant(r) for r in ordered]
+    from bench.zoo.norm import parse_norm
+
+    studied = [kind for kind in dict.fromkeys(parse_norm(n) for n in norms) if kind in study_norms()]
+    plan = [make_variant()] + [make_variant(norm=kind) for kind in studied] + [make_variant(r) for r in ordered]
     if scheme is not None:
         plan += [make_variant(None, scheme)] + [make_variant(r, scheme) for r in ordered]
     return plan

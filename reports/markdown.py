@@ -128,10 +128,11 @@ def _header(data: RunData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(value: Any) -> Any:
+def _show(value: Any) -> str:
+    """Settings as text: a version number (cuDNN's 92600) is a label, not a quantity to format."""
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True)
-    return value
+    return "-" if value is None else str(value)
 
 
 def _environment(info: dict[str, Any]) -> str:

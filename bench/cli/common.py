@@ -11,12 +11,13 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.errors import BenchError
+from bench.errors import BenchError, suggest
 
 # Piped output is not squeezed to 80 columns: tables keep one line per row in files and CI logs.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -49,6 +50,38 @@ def add_format_arg(parser: argparse.ArgumentParser, choices: Sequence[str] = ("t
 
 def add_dataset_arg(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
     parser.add_argument("--dataset", default=default, metavar="NAME", help=f"data set (default: {default})")
+
+
+def add_data_args(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
+    """``--dataset``, ``--data-dir`` and ``--download``: where every data-reading command finds its images."""
+    add_dataset_arg(parser, default)
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where a file-based data set lives")
+    parser.add_argument(
+        "--download", action="store_true", help="download a missing torchvision data set (or pretrained weights)"
+    )
+
+
+def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True) -> None:
+    """``--preset``, ``--epochs``, ``--seed``, ``--cache-dir``: what keys a trained model in the cache.
+
+    ``epochs=False`` for `bench tune`, whose grid may vary the epochs itself.
+    """
+    from bench.training.recipes import PRESETS
+
+    def preset(text: str) -> str:
+        if text not in PRESETS:
+            raise argparse.ArgumentTypeError(f"unknown preset {text!r}{suggest(text, PRESETS)}; use {', '.join(PRESETS)}")
+        return text
+
+    parser.add_argument(
+        "--preset", default="quick", type=preset, metavar="|".join(PRESETS), help="training recipe preset (default: quick)"
+    )
+    if epochs:
+        parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
+    parser.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache directory)"
+    )
 
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:

@@ -49,20 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
     )
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"bench.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bench.cli.{module_name}":
-                continue  # command not built yet in this checkout
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"bench.cli.{module_name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
+        return int(exc.code or 0)
     args.argv = ["bench", *argv]  # what was run, for the records
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)

@@ -4,6 +4,12 @@ Defaults (the contract): ``--models all --dataset digits --device auto --preset 
 --prune 0.5 --quantize int8 --batch-sizes 1,32``, writing to ``runs/<timestamp>/``.
 Exit 0 when every cell is ok, 1 when a cell failed or ``--baseline`` found a regression
 (the report is written either way), 2 on bad input.
+
+``--norm bn,gn,ln,in`` makes a normalization study: each kind but the model's own batch norm
+(the baseline) is a ``norm-*`` variant, trained with the same recipe and reported beside the
+compression variants; compression applies to the baseline only. ``--weights``/``--freeze``
+train the baseline by transfer learning, ``--dropout`` sets every trained model's classifier
+dropout.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import (
-    add_dataset_arg,
+    add_data_args,
+    add_training_args,
     add_device_arg,
     add_timing_args,
     parse_batch_sizes,
@@ -24,13 +31,12 @@ from bench.cli.common import (
     stdout,
     timing_from_args,
 )
+from bench.cli.train_cmd import add_study_args, check_study_args
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
 
 if TYPE_CHECKING:
     from bench.runner.config import RunConfig
     from bench.runner.run import RunSummary
-
-PRESETS = ("quick", "standard", "full")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,13 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report.md with figures is written at the end.",
     )
     parser.add_argument("--models", default="all", metavar="SPEC", help="names, wildcards or 'all' (default: all)")
-    add_dataset_arg(parser)
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where a file-based data set lives")
-    parser.add_argument("--download", action="store_true", help="download a missing torchvision data set")
+    add_data_args(parser)
     add_device_arg(parser)
-    parser.add_argument("--preset", default="quick", choices=PRESETS, help="training recipe preset (default: quick)")
-    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="training and sampling seed (default: 0)")
+    add_training_args(parser)
     parser.add_argument("--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)")
     parser.add_argument("--prune", default="0.5", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none (default: 0.5)")
     parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
@@ -61,16 +63,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
     parser.add_argument("--baseline", type=Path, metavar="FILE", help="compare with this run (results.json or run dir)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache dir)")
+    add_study_args(parser, study=True)
     add_timing_args(parser)
     parser.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
     """The validated RunConfig of the parsed flags; bad values are BenchErrors."""
+    from bench.data import get_dataset_spec
     from bench.devices import resolve_device
     from bench.runner.config import RunConfig
     from bench.zoo import resolve_model_names
+    from bench.zoo.norm import parse_norms
     from compress.importance import get_criterion
     from compress.quantization import check_engine
     from compress.variants import parse_quantize, parse_ratios
@@ -82,8 +86,21 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if args.resume and args.out is None:
         raise BenchError("--resume needs --out DIR naming the run to continue", "pass e.g. --out runs/20261123-120000")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    models = tuple(resolve_model_names(args.models))
+    norms = tuple(parse_norms(args.norm)) if args.norm else ()
+    options = check_study_args(args, models, norms=norms, data_spec=get_dataset_spec(args.dataset))
+    if norms and args.weights:
+        raise BenchError(
+            "--norm studies train every normalization from scratch, but --weights fine-tunes the baseline",
+            "drop --weights (or --norm) so that the models compared were trained alike",
+        )
+    if args.weights and args.weights != "pretrained" and len(models) > 1:
+        raise BenchError(
+            f"--weights {args.weights} holds one model's weights, but --models names {len(models)}",
+            "pass one model with --models, or --weights pretrained",
+        )
     return RunConfig(
-        models=tuple(resolve_model_names(args.models)),
+        models=models,
         out_dir=out,
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -104,6 +121,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         download=args.download,
         resume=args.resume,
         baseline=args.baseline,
+        norms=norms,
+        **options,
     )
 
 
@@ -178,7 +197,7 @@ class LiveObserver(LogObserver):
         from bench.cli.train_cmd import TrainProgress
 
         self._training = TrainProgress()
-        self._progress = self._training._progress
+        self._progress = self._training.progress
         self._task: Any = None
         self._cell = ""
 

@@ -5,16 +5,24 @@ epochs run, the best validation top-1 and the test top-1/top-5. ``--recipe FILE`
 with a recipe found by ``bench tune`` instead of the preset's. A rich progress bar on
 stderr shows epoch, loss, accuracy, images/s and the ETA; ``--format json`` prints the
 rows, with histories and evaluations, as JSON on stdout and nothing else there.
+
+Transfer learning: ``--weights pretrained|PATH --freeze backbone|none|N`` fine-tunes from
+those weights with the backbone (or the first N stages) frozen; a line on stderr and the
+JSON (``trained_layers``, ``trainable_parameters``) say which layers trained. ``--norm``
+and ``--dropout`` build the model with another normalization or classifier dropout
+(:mod:`bench.zoo.norm`). The flags are shared with `bench run` (:func:`add_study_args`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.cli.common import (
-    add_dataset_arg,
+    add_data_args,
+    add_training_args,
     add_device_arg,
     add_format_arg,
     fmt_float,
@@ -48,30 +56,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "of model, data, input size, recipe and seed; a cached model is loaded, not retrained.",
     )
     parser.add_argument("models", metavar="MODELS", help="comma-separated names or wildcards; `all` = the zoo")
-    add_dataset_arg(parser)
-    parser.add_argument("--data-dir", metavar="DIR", help="where a file-based data set lives")
-    parser.add_argument("--download", action="store_true", help="download missing data or weights")
-    parser.add_argument(
-        "--preset", default="quick", metavar="quick|standard|full", help="training recipe preset (default: quick)"
-    )
+    add_data_args(parser)
+    add_training_args(parser)
     parser.add_argument(
         "--recipe", metavar="FILE", help="a recipe file written by `bench tune` (replaces --preset's recipe)"
     )
-    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
     parser.add_argument(
         "--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)"
     )
     add_device_arg(parser)
+    add_study_args(parser, study=False)
+    parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
+    add_format_arg(parser)
+    parser.set_defaults(func=run)
+
+
+def add_study_args(parser: argparse.ArgumentParser, *, study: bool) -> None:
+    """The transfer-learning and normalization flags of `bench train` and `bench run`.
+
+    ``study``: `bench run` takes a comma list of normalizations (one variant each) and applies
+    ``--weights``/``--freeze`` to the baseline's training.
+    """
     parser.add_argument(
         "--weights",
         metavar="pretrained|PATH",
-        help="start from torchvision's ImageNet weights, or evaluate a saved state dict/checkpoint",
+        help=("the baseline's weights: " if study else "")
+        + "torchvision's ImageNet weights (fine-tuned when the head is new) or a saved state "
+        "dict/checkpoint (evaluated as it is); add --freeze to fine-tune either",
     )
-    parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
-    parser.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: the user's cache directory)")
-    add_format_arg(parser)
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--freeze",
+        metavar="backbone|none|N",
+        help="with --weights: fine-tune only the classifier (backbone), every layer (none), "
+        "or all but the first N stages",
+    )
+    parser.add_argument(
+        "--norm",
+        metavar="bn,gn,ln,in,none" if study else "bn|gn|ln|in|none",
+        help="normalizations to compare as variants (bn: the baseline)"
+        if study
+        else "swap the model's batch norm for group/layer/instance norm or none",
+    )
+    parser.add_argument("--dropout", type=float, metavar="P", help="classifier dropout probability, 0 <= P < 1")
+
+
+def check_study_args(
+    args: argparse.Namespace, names: Sequence[str], *, norms: Sequence[str], data_spec: Any
+) -> dict[str, Any]:
+    """Validate the flags of :func:`add_study_args` for every model (built as for ``data_spec``,
+    the DatasetSpec) before any is trained; returns ``weights``, ``freeze`` (its label) and
+    ``dropout`` as keyword arguments."""
+    from bench.training.freeze import check_start, parse_freeze
+    from bench.training.obtain import input_size_for
+    from bench.zoo import get_model_spec
+    from bench.zoo.norm import SWAPPABLE, check_build_options, check_dropout
+
+    freeze = parse_freeze(args.freeze) if args.freeze is not None else None
+    check_start(freeze, args.weights)
+    dropout = check_dropout(args.dropout) if args.dropout is not None else None
+    kinds = [kind for kind in norms if kind != SWAPPABLE] or list(norms[:1]) or [None]  # bn alone: is there BN?
+    for name in names:
+        size = input_size_for(get_model_spec(name), data_spec, args.input_size)
+        for kind in kinds:
+            check_build_options(name, norm=kind, dropout=dropout, in_chans=data_spec.in_chans, input_size=size)
+    return {"weights": args.weights, "freeze": freeze.label if freeze else None, "dropout": dropout}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,9 +128,12 @@ def run(args: argparse.Namespace) -> int:
     from bench.training import obtain_model
     from bench.training.obtain import input_size_for
     from bench.zoo import get_model_spec, resolve_model_names
+    from bench.zoo.norm import parse_norm
 
     names = resolve_model_names(args.models)
+    norm = parse_norm(args.norm) if args.norm else None
     data_spec = get_dataset_spec(args.dataset)
+    options = check_study_args(args, names, norms=(norm,) if norm else (), data_spec=data_spec)
     recipe = None
     if args.recipe:
         from bench.training.tune import load_recipe
@@ -106,13 +157,14 @@ def run(args: argparse.Namespace) -> int:
                 device=device,
                 cache_dir=args.cache_dir,
                 retrain=args.retrain,
-                weights=args.weights,
                 epochs=args.epochs,
                 input_size=args.input_size,
                 download=args.download,
                 splits=splits_by_size.get(size),
                 callback=progress.tracker(name),
                 recipe=recipe,
+                norm=norm,
+                **options,
             )
             for note in trained.notes:
                 progress.log(f"{name}: {note}")
@@ -120,8 +172,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(rows)
     else:
-        recipe_text = f"recipe {args.recipe}" if args.recipe else f"preset {args.preset}"
-        table = rows_table(rows, TABLE_COLUMNS, title=f"bench train - {data_spec.name}, {recipe_text}")
+        settings = [f"recipe {args.recipe}" if args.recipe else f"preset {args.preset}"]
+        settings += [f"--{flag} {value}" for flag, value in (("norm", norm), *options.items()) if value is not None]
+        table = rows_table(rows, TABLE_COLUMNS, title=f"bench train - {data_spec.name}, {', '.join(settings)}")
         folders = sorted({str(Path(row["checkpoint"]).parent) for row in rows if row["checkpoint"]})
         if folders:
             table.caption = "checkpoints in " + ", ".join(folders)
@@ -148,6 +201,11 @@ def result_row(name: str, dataset: str, trained: Any) -> dict[str, Any]:
         "input_size": "x".join(str(s) for s in trained.splits.input_shape),
         "num_classes": trained.splits.num_classes,
         "recipe": trained.recipe.to_dict(),
+        "norm": trained.model.bench_cfg.norm,
+        "dropout": trained.model.bench_cfg.dropout,
+        "freeze": trained.freeze.label if trained.freeze else None,
+        "trained_layers": trained.trained_layers,
+        "trainable_parameters": trained.trainable,
         "notes": trained.notes,
         "history": trained.history,
         "evaluation": evaluation.to_dict(),
@@ -160,7 +218,7 @@ class TrainProgress:
     def __init__(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._progress = Progress(
+        self.progress = Progress(  # public: `bench run` adds its overall task to the same display
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[status]}"),
@@ -170,17 +228,17 @@ class TrainProgress:
         )
 
     def __enter__(self) -> TrainProgress:
-        self._progress.start()
+        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        self.progress.stop()
 
     def log(self, message: str) -> None:
-        self._progress.console.print(message, highlight=False)
+        self.progress.console.print(message, highlight=False)
 
     def tracker(self, name: str) -> _ModelTracker:
-        return _ModelTracker(self._progress, name)
+        return _ModelTracker(self.progress, name)
 
 
 class _ModelTracker:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.common import (
-    add_dataset_arg,
+    add_data_args,
+    add_training_args,
     add_device_arg,
     add_format_arg,
     fmt_float,
@@ -38,9 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "error lists them all. Trial models are not cached: train the best recipe with `bench train`.",
     )
     parser.add_argument("model", metavar="MODEL", help="one model name (see `bench list`)")
-    add_dataset_arg(parser)
-    parser.add_argument("--data-dir", metavar="DIR", help="where a file-based data set lives")
-    parser.add_argument("--download", action="store_true", help="download a missing torchvision data set")
+    add_data_args(parser)
     parser.add_argument(
         "--grid",
         action="append",
@@ -48,10 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=V1,V2",
         help="a recipe field and the values to try; repeat for more fields (the grid is their product)",
     )
-    parser.add_argument(
-        "--preset", default="quick", metavar="quick|standard|full", help="the recipe the grid varies (default: quick)"
-    )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every trial (default: 0)")
+    add_training_args(parser, epochs=False)
     add_device_arg(parser)
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, metavar="FILE", help="best recipe file (default: tune/<model>-<dataset>.json)")

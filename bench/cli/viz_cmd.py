@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.common import (
-    add_dataset_arg,
+    add_data_args,
+    add_training_args,
     add_device_arg,
     positive_int,
     stderr,
@@ -36,9 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "input-gradient saliency and Grad-CAM for --images test images with true and predicted labels.",
     )
     parser.add_argument("model", metavar="MODEL", help="one model name (see `bench list`)")
-    add_dataset_arg(parser)
-    parser.add_argument("--data-dir", metavar="DIR", help="where a file-based data set lives")
-    parser.add_argument("--download", action="store_true", help="download a missing torchvision data set")
+    add_data_args(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: viz/<model>-<dataset>[-<variant>])")
     parser.add_argument(
         "--images",
@@ -51,10 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--variant", default="baseline", metavar="NAME", help="baseline, pruned-N, int8 or pruned-N+int8 (default: baseline)"
     )
     add_device_arg(parser)
-    parser.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default: the user's cache directory)")
-    parser.add_argument("--preset", default="quick", metavar="quick|standard|full", help="training recipe preset (default: quick)")
-    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="training seed (default: 0)")
+    add_training_args(parser)
     parser.set_defaults(func=run)
 
 

@@ -36,6 +36,14 @@ class DatasetSpec:
     has_labels: bool
     description: str
 
+    def require_labels(self, needed_for: str) -> None:
+        """A one-line BenchError when this data set has no labels (``synthetic``) but ``needed_for`` needs them."""
+        if not self.has_labels:
+            raise BenchError(
+                f"data set {self.name} has no labels: {needed_for} needs them",
+                "use it with `bench profile` for speed only, or pick a labelled data set such as digits",
+            )
+
     def stats_for(self, in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Normalization statistics for ``in_chans`` channels (grey = mean of the RGB figures)."""
         if in_chans == len(self.mean):

@@ -3,8 +3,9 @@
 A cell is the runner's unit of work and of resumption: one model in one variant
 (``"resnet20|pruned-50"``). It yields one row per device and batch size. A run directory
 keeps the settings it was started with; ``--resume`` refuses settings that would make its
-rows incomparable (another data set, preset, seed, device or timing), and may add models
-or variants.
+rows incomparable (another data set, preset, seed, device, timing, or another way of
+building and training the baseline: weights, freeze, dropout), and may add models or
+variants (more ratios, more normalizations).
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ from bench.profiling.timing import TimingConfig
 from compress.variants import Variant, plan_variants
 
 # Settings a resumed run must share with the run it continues.
-RESUME_INVARIANTS = ("dataset", "data_dir", "preset", "seed", "device", "input_size", "epochs", "threads")
+RESUME_INVARIANTS = (
+    "dataset", "data_dir", "preset", "seed", "device", "input_size", "epochs", "threads",
+    "weights", "freeze", "dropout",
+)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything `bench run` was asked to do (CLI flags, parsed and validated)."""
+    """Everything `bench run` was asked to do (CLI flags, parsed and validated).
+
+    ``norms`` are the normalizations of a study (``norm-gn``, ... variants; ``bn`` is the
+    baseline); ``weights``/``freeze`` say how the baseline is trained (transfer learning) and
+    ``dropout`` the classifier dropout of every trained model (baseline and norm variants).
+    """
 
     models: tuple[str, ...]
     out_dir: Path
@@ -49,9 +58,13 @@ class RunConfig:
     download: bool = False
     resume: bool = False
     baseline: Path | None = None
+    norms: tuple[str, ...] = ()
+    dropout: float | None = None
+    weights: str | None = None  # pretrained or a path: what the baseline fine-tunes from
+    freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
 
     def variants(self) -> list[Variant]:
-        return plan_variants(self.prune_ratios, self.quantize)
+        return plan_variants(self.prune_ratios, self.quantize, self.norms)
 
     def cells(self) -> list[Cell]:
         """Every cell of the run, model by model, variants in their stable order."""
@@ -76,6 +89,7 @@ class RunConfig:
             data_dir=None if self.data_dir is None else str(self.data_dir),
             device=device_label(self.device),
             prune_ratios=list(self.prune_ratios),
+            norms=list(self.norms),
             batch_sizes=list(self.batch_sizes),
             cache_dir=None if self.cache_dir is None else str(self.cache_dir),
             baseline=None if self.baseline is None else str(self.baseline),

@@ -4,6 +4,13 @@ A :class:`ModelSession` keeps the trained baseline and the fine-tuned pruned mod
 while the runner walks the model's cells, so ``pruned-50+int8`` quantizes the very model that
 ``pruned-50`` measured. Fine-tuned pruned models are also cached on disk (next to the
 training checkpoints), so a resumed or repeated run loads them instead of fine-tuning again.
+
+A normalization study's variants (``norm-gn``, ...) are models of their own: each is built
+with its normalization and trained (or loaded from the checkpoint cache) through the same
+:func:`~bench.training.obtain_model` call as the baseline, with the same recipe, seed and
+dropout, then evaluated and timed like the baseline. Transfer-learning settings (weights,
+freeze) shape the baseline only: a swapped model has no weights to start from. A failed
+norm variant fails its own cell; only a failed baseline skips the model's other cells.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from bench.runner.pruned_cache import PrunedModel, load_cached_pruned, pruned_ca
 from bench.runner.schema import format_input_size, make_row
 from bench.runner.store import EVALUATION, HISTORY, Artifact
 from bench.training.evaluation import EvalResult, evaluate
-from bench.training.obtain import input_size_for, obtain_model
-from bench.training.recipes import finetune_recipe, get_recipe
+from bench.training.obtain import file_digest, input_size_for, obtain_model
+from bench.training.recipes import get_recipe, pruned_recipe
 from bench.training.trainer import fit
 from bench.zoo import create_model, get_model_spec
 from compress.pruning import prune_model
@@ -89,7 +96,7 @@ class ModelSession:
         self.data_spec = get_dataset_spec(config.dataset)
         self.input_size = input_size_for(self.spec, self.data_spec, config.input_size)
         self._splits_cache = splits_cache
-        self._baseline: Baseline | None = None
+        self._baselines: dict[str | None, Baseline] = {}  # by norm: None is the baseline itself
         self.baseline_error: BaseException | None = None  # set when the baseline cannot be had
         self._pruned: dict[str, PrunedModel] = {}
 
@@ -108,25 +115,26 @@ class ModelSession:
             )
         return self._splits_cache[self.input_size]
 
-    def baseline(self, clock: PhaseClock) -> Baseline:
-        if self._baseline is None:
+    def baseline(self, clock: PhaseClock, norm: str | None = None) -> Baseline:
+        """The trained float model: the baseline, or with ``norm`` a study's swapped model."""
+        if norm not in self._baselines:
             with clock.phase("train"):
                 try:
-                    self._baseline = self._obtain_baseline()
+                    self._baselines[norm] = self._obtain_baseline(norm)
                 except Exception as exc:
-                    self.baseline_error = exc
+                    if norm is None:
+                        self.baseline_error = exc
                     raise
-        return self._baseline
+        return self._baselines[norm]
 
-    def _obtain_baseline(self) -> Baseline:
+    def _obtain_baseline(self, norm: str | None) -> Baseline:
         cfg = self.config
         splits = self.splits()
         if not self.data_spec.has_labels:  # speed-only data: untrained weights, no accuracy
-            torch.manual_seed(cfg.seed)
-            model = create_model(
-                self.name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=self.input_size
-            )
-            return Baseline(model, splits, None, [], "untrained", 0.0, f"{self.name}-untrained-s{cfg.seed}")
+            model = self._fresh_model(norm)
+            stem = "-".join(part for part in (self.name, norm, "untrained", f"s{cfg.seed}") if part)
+            return Baseline(model, splits, None, [], "untrained", 0.0, stem)
+        transfer = {"weights": cfg.weights, "freeze": cfg.freeze} if norm is None else {}
         trained = obtain_model(
             self.name,
             dataset=cfg.dataset,
@@ -139,8 +147,14 @@ class ModelSession:
             input_size=cfg.input_size,
             splits=splits,
             callback=self.observer.train_callback(),
+            norm=norm,
+            dropout=cfg.dropout,
+            **transfer,
         )
-        stem = trained.checkpoint_path.stem if trained.checkpoint_path else f"{self.name}-s{cfg.seed}"
+        if trained.checkpoint_path is not None:
+            stem = trained.checkpoint_path.stem
+        else:  # --weights PATH, evaluated as it is: the file's bytes name its pruned models
+            stem = f"{self.name}-file-{file_digest(cfg.weights)}-s{cfg.seed}"
         return Baseline(
             trained.model,
             splits,
@@ -160,7 +174,7 @@ class ModelSession:
             return self._pruned[key]
         base = self.baseline(clock)
         cfg = self.config
-        recipe = finetune_recipe(get_recipe(self.spec, cfg.preset, cfg.dataset, epochs=cfg.epochs))
+        recipe = pruned_recipe(get_recipe(self.spec, cfg.preset, cfg.dataset, epochs=cfg.epochs))
         path = pruned_cache_path(
             cfg.cache_dir,
             base.checkpoint_stem,
@@ -201,10 +215,17 @@ class ModelSession:
             after = evaluate(model, splits.test, device=cfg.device, class_names=splits.class_names)
         return PrunedModel(model, "trained", before.top1, after, trained.history, trained.seconds)
 
-    def _fresh_model(self) -> nn.Module:
+    def _fresh_model(self, norm: str | None = None) -> nn.Module:
+        """The run's architecture, freshly initialised with the run's seed."""
         splits = self.splits()
+        torch.manual_seed(self.config.seed)
         return create_model(
-            self.name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=self.input_size
+            self.name,
+            num_classes=splits.num_classes,
+            in_chans=splits.input_shape[0],
+            input_size=self.input_size,
+            norm=norm,
+            dropout=self.config.dropout,
         )
 
     # -- the cells --------------------------------------------------------------------
@@ -212,7 +233,7 @@ class ModelSession:
     def run_cell(self, variant: Variant) -> CellOutcome:
         """Build, evaluate and time ``variant``; exceptions propagate to the runner."""
         clock = PhaseClock(self.observer)
-        base = self.baseline(clock)
+        base = self.baseline(clock, variant.norm)
         row: dict[str, Any] = {
             "model": self.name,
             "variant": variant.name,

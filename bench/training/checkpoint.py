@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from bench.atomic import atomic_write
 from bench.errors import BenchError
 
 FORMAT = "cnnbench-checkpoint"
@@ -54,8 +54,15 @@ def checkpoint_key(
     recipe: dict[str, Any],
     seed: int,
     weights: str,
+    norm: str | None = None,
+    dropout: float | None = None,
+    freeze: str | None = None,
 ) -> dict[str, Any]:
-    """Everything a trained model depends on; ``dataset`` is the splits' identity."""
+    """Everything a trained model depends on; ``dataset`` is the splits' identity.
+
+    ``norm`` is the normalization swapped in (None: the model's own), ``dropout`` the classifier
+    dropout set (None: the builder's), ``freeze`` what a fine-tune held fixed (None: nothing).
+    """
     return {
         "format_version": VERSION,
         "model": model,
@@ -66,21 +73,24 @@ def checkpoint_key(
         "recipe": recipe,
         "seed": seed,
         "weights": weights,
+        "norm": norm,
+        "dropout": dropout,
+        "freeze": freeze,
     }
 
 
 def checkpoint_path(cache_dir: str | Path, key: dict[str, Any]) -> Path:
-    """``<cache>/checkpoints/<model>-<dataset>-<CxHxW>-s<seed>-<digest>.pt``: readable and unique."""
+    """``<cache>/checkpoints/<model>[-<norm>]-<dataset>-<CxHxW>-s<seed>-<digest>.pt``: readable and unique."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     shape = "x".join(str(s) for s in key["input_shape"])
-    stem = f"{key['model']}-{key['dataset'].get('dataset', 'data')}-{shape}-s{key['seed']}-{digest}"
+    model = "-".join(str(part) for part in (key["model"], key.get("norm")) if part)
+    stem = f"{model}-{key['dataset'].get('dataset', 'data')}-{shape}-s{key['seed']}-{digest}"
     return Path(cache_dir).expanduser() / "checkpoints" / (re.sub(r"[^A-Za-z0-9._-]", "_", stem) + ".pt")
 
 
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
     """Write ``checkpoint`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = plain_data(
         {
             "format": FORMAT,
@@ -91,16 +101,8 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
             "meta": checkpoint.meta,
         }
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        torch.save(payload, handle)
     return path
 
 

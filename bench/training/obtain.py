@@ -1,15 +1,19 @@
 """``obtain_model``: "trains or loads" - the one way every command gets a trained model.
 
-Order of business: ``--weights PATH`` loads that file (strict) and evaluates it; otherwise
-the checkpoint cache is consulted under a key of model, data, input size, classes,
-channels, recipe, seed and weights source, and only a miss (or ``--retrain``) trains.
-``--weights pretrained`` starts from torchvision's ImageNet weights and fine-tunes with
-:func:`finetune_recipe` when the head had to be re-initialised.
+Order of business: ``--weights PATH`` alone loads that file (strict) and evaluates it;
+otherwise the checkpoint cache is consulted under a key of model, data, input size, classes,
+channels, recipe, seed, weights source and build options (``norm``, ``dropout``, ``freeze``),
+and only a miss (or ``--retrain``) trains. ``--weights pretrained`` starts from torchvision's
+ImageNet weights and fine-tunes with :func:`finetune_recipe` when the head had to be
+re-initialised. ``freeze`` (transfer learning, :mod:`bench.training.freeze`) fine-tunes from
+the starting weights, ``pretrained`` or a ``PATH`` (merged like pretrained weights: a head of
+another class count starts fresh), with that part of the model held fixed.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,11 +32,13 @@ from bench.training.checkpoint import (
     save_checkpoint,
 )
 from bench.training.evaluation import EvalResult, evaluate
+from bench.training.freeze import Freeze, check_start, frozen, parse_freeze, plan_freeze, trained_layers
 from bench.training.recipes import Recipe, finetune_recipe, get_recipe
 from bench.training.trainer import TrainCallback, fit
 from bench.training.weights import (
     load_pretrained,
     load_state_strict,
+    merge_pretrained,
     pretrained_weights,
     read_state_dict,
 )
@@ -45,6 +51,8 @@ class TrainedModel:
 
     ``source``: ``trained`` (just now), ``cached`` (loaded from the cache), ``pretrained``
     (torchvision's weights, fine-tuned when the head was new) or ``file`` (``--weights PATH``).
+    ``trainable``: the parameters its training changed (empty when it was not trained); the
+    model itself comes back with every parameter trainable, whatever was frozen.
     """
 
     model: nn.Module
@@ -58,6 +66,22 @@ class TrainedModel:
     best_epoch: int | None = None
     best_val_top1: float | None = None
     notes: list[str] = field(default_factory=list)
+    trainable: list[str] = field(default_factory=list)
+    freeze: Freeze | None = None
+
+    @property
+    def trained_layers(self) -> list[str]:
+        """``trainable`` as the fewest module names (``["layer3", "fc"]``)."""
+        return trained_layers(self.model, self.trainable)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """The weights a fine-tune starts from: torchvision's (``state`` None, read on a cache miss) or a file's."""
+
+    key: str  # what the checkpoint key records
+    state: dict[str, torch.Tensor] | None = None
+    source: str = ""
 
 
 def obtain_model(
@@ -77,18 +101,21 @@ def obtain_model(
     splits: DataSplits | None = None,
     callback: TrainCallback | None = None,
     recipe: Recipe | None = None,
+    norm: str | None = None,
+    dropout: float | None = None,
+    freeze: Freeze | str | None = None,
 ) -> TrainedModel:
     """Train ``name`` on ``dataset`` or load it (see module doc); evaluation is on the test split.
 
     ``recipe`` (e.g. one found by ``bench tune``) replaces the preset's; ``epochs`` still wins.
+    ``norm``/``dropout`` build the model with another normalization or classifier dropout
+    (:func:`bench.zoo.create_model`); ``freeze`` needs ``weights`` to start from.
     """
     spec = get_model_spec(name)
     data_spec = get_dataset_spec(dataset)
-    if not data_spec.has_labels:
-        raise BenchError(
-            f"data set {data_spec.name} has no labels: there is nothing to train or evaluate",
-            "use it with `bench profile` for speed only, or pick a labelled data set such as digits",
-        )
+    data_spec.require_labels("training and evaluation")
+    freeze = parse_freeze(freeze) if isinstance(freeze, str) else freeze
+    check_start(freeze, weights)
     device = resolve_device(device) if isinstance(device, str) else device
     splits = splits_for_model(
         spec, data_spec, data_dir=data_dir, input_size=input_size, download=download, splits=splits
@@ -97,13 +124,14 @@ def obtain_model(
         recipe = get_recipe(spec, preset, data_spec.name, epochs=epochs)
     elif epochs is not None:
         recipe = replace(recipe, epochs=epochs)
-    model = model_for_splits(name, splits, seed=seed)
-    if weights is not None and str(weights) != "pretrained":
+    model = model_for_splits(name, splits, seed=seed, norm=norm, dropout=dropout)
+    swapped = model.bench_cfg.norm if model.bench_cfg.norm != spec.norm else None
+    if weights is not None and str(weights) != "pretrained" and freeze is None:
         return _from_file(model, Path(weights), splits, recipe, device)
 
-    weights_source = "scratch"
-    if weights is not None:  # the file name keys the cache: a cached fine-tune needs no file
-        weights_source = f"pretrained:{Path(pretrained_weights(spec).url).name}"
+    start = None
+    if weights is not None:
+        start = _start_weights(spec, weights, swapped)
         recipe = replace(finetune_recipe(recipe), epochs=epochs or finetune_recipe(recipe).epochs)
     key = checkpoint_key(
         model=name,
@@ -112,15 +140,38 @@ def obtain_model(
         num_classes=splits.num_classes,
         recipe=recipe.to_dict(),
         seed=seed,
-        weights=weights_source,
+        weights=start.key if start else "scratch",
+        norm=swapped,
+        dropout=model.bench_cfg.dropout,
+        freeze=freeze.label if freeze else None,
     )
     path = checkpoint_path(cache_dir or default_cache_dir(), key)
     if path.exists() and not retrain:
-        return _from_cache(model, path, key, splits, recipe, device)
+        return _from_cache(model, path, key, splits, recipe, device, freeze)
     return _train_and_save(
         model, spec, splits, recipe, path=path, key=key, device=device, seed=seed,
-        pretrained=weights is not None, download=download, callback=callback,
+        start=start, freeze=freeze, download=download, callback=callback,
     )
+
+
+def _start_weights(spec: ModelSpec, weights: str | Path, swapped: str | None) -> _Start:
+    """What a fine-tune starts from; the cache key names torchvision's file, or a file by its digest."""
+    if str(weights) == "pretrained":
+        if swapped is not None:
+            raise BenchError(
+                f"--norm {swapped} cannot start from torchvision's ImageNet weights (they were trained with batch norm)",
+                "train the swapped model from scratch: drop --weights pretrained",
+            )
+        # the file name keys the cache: a cached fine-tune needs no file
+        return _Start(f"pretrained:{Path(pretrained_weights(spec).url).name}")
+    path = Path(weights).expanduser()
+    state = read_state_dict(path)
+    return _Start(f"file:{file_digest(path)}", state, path.name)
+
+
+def file_digest(path: str | Path) -> str:
+    """A short digest of a weights file's bytes: what names it in cache keys."""
+    return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()[:16]
 
 
 def splits_for_model(
@@ -145,11 +196,19 @@ def splits_for_model(
     return splits
 
 
-def model_for_splits(name: str, splits: DataSplits, *, seed: int) -> nn.Module:
+def model_for_splits(
+    name: str, splits: DataSplits, *, seed: int, norm: str | None = None, dropout: float | None = None
+) -> nn.Module:
     """A fresh ``name`` for the splits' classes, channels and size; same seed, same weights."""
     torch.manual_seed(seed)
-    size = splits.input_shape[1]
-    return create_model(name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=size)
+    return create_model(
+        name,
+        num_classes=splits.num_classes,
+        in_chans=splits.input_shape[0],
+        input_size=splits.input_shape[1],
+        norm=norm,
+        dropout=dropout,
+    )
 
 
 def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
@@ -169,27 +228,38 @@ def _train_and_save(
     key: dict,
     device: torch.device,
     seed: int,
-    pretrained: bool,
+    start: _Start | None,
+    freeze: Freeze | None,
     download: bool,
     callback: TrainCallback | None,
 ) -> TrainedModel:
-    """Train (or fine-tune pretrained weights, when the head is new), evaluate, cache."""
+    """Train (or fine-tune starting weights, when the head is new or a freeze asks), evaluate, cache."""
     notes: list[str] = []
+    fresh: list[str] = []
     needs_training = True
-    if pretrained:
-        loaded = load_pretrained(model, spec, download=download)
-        notes, needs_training = loaded.notes(), bool(loaded.reinitialised)
+    if start is not None:
+        if start.state is None:
+            loaded = load_pretrained(model, spec, download=download)
+        else:
+            loaded = merge_pretrained(model, start.state, source=start.source)
+        notes, fresh = loaded.notes(), loaded.reinitialised
+        needs_training = bool(fresh) or freeze is not None
     history: list[dict[str, float]] = []
     best_epoch = best_val = None
     seconds = 0.0
+    trainable: list[str] = []
     if needs_training:
-        result = fit(model, splits, recipe, device=device, seed=seed, callback=callback)
-        history, best_epoch, best_val, seconds = (
-            result.history, result.best_epoch, result.best_val_top1, result.seconds
+        plan = plan_freeze(model, spec, freeze or Freeze("none"), trainable=fresh)
+        with frozen(model, plan):
+            result = fit(model, splits, recipe, device=device, seed=seed, callback=callback)
+        history, best_epoch, best_val, seconds, trainable = (
+            result.history, result.best_epoch, result.best_val_top1, result.seconds, result.trainable
         )
+        if freeze is not None:
+            notes.append(_freeze_note(model, freeze, trainable))
     model.to(device)
     evaluation = evaluate(model, splits.test, device=device, class_names=splits.class_names)
-    source = "pretrained" if pretrained else "trained"
+    source = "pretrained" if start is not None and start.state is None else "trained"
     meta = {
         "model": spec.name,
         "source": source,
@@ -197,18 +267,31 @@ def _train_and_save(
         "best_epoch": best_epoch,
         "best_val_top1": best_val,
         "notes": notes,
+        "trainable": trainable,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": str(torch.__version__),
         "device": str(device),
     }
     save_checkpoint(path, Checkpoint(key, model.state_dict(), history, evaluation.to_dict(), meta))
     return TrainedModel(
-        model, splits, history, evaluation, source, seconds, path, recipe, best_epoch, best_val, notes
+        model, splits, history, evaluation, source, seconds, path, recipe, best_epoch, best_val, notes, trainable, freeze
     )
 
 
+def _freeze_note(model: nn.Module, freeze: Freeze, trainable: list[str]) -> str:
+    total = sum(1 for _ in model.parameters())
+    layers = ", ".join(trained_layers(model, trainable))
+    return f"--freeze {freeze.label}: trained {layers} ({len(trainable)} of {total} parameter tensors), the rest frozen"
+
+
 def _from_cache(
-    model: nn.Module, path: Path, key: dict, splits: DataSplits, recipe: Recipe, device: torch.device
+    model: nn.Module,
+    path: Path,
+    key: dict,
+    splits: DataSplits,
+    recipe: Recipe,
+    device: torch.device,
+    freeze: Freeze | None,
 ) -> TrainedModel:
     checkpoint = load_checkpoint(path, expected_key=key)
     load_state_strict(
@@ -227,6 +310,8 @@ def _from_cache(
         best_epoch=meta.get("best_epoch"),
         best_val_top1=meta.get("best_val_top1"),
         notes=list(meta.get("notes") or []),
+        trainable=list(meta.get("trainable") or []),
+        freeze=freeze,
     )
 
 

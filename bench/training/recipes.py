@@ -177,11 +177,26 @@ def family_keys(spec: ModelSpec) -> list[str]:
     return keys
 
 
+def pruned_recipe(recipe: Recipe) -> Recipe:
+    """Fine-tuning after structured pruning: the whole training schedule again, from the pruned weights.
+
+    A 50% channel ratio removes about three quarters of the MACs, and right after pruning the
+    network is near chance; a tenth of the rate for a third of the epochs (:func:`finetune_recipe`)
+    leaves ResNet-20 on digits 40 points short. Re-running the full schedule on the surviving
+    filters (as torch-pruning's own benchmarks do) recovers the baseline within a point for
+    LeNet-5, ResNet-20, ResNet-18 and VGG-11-BN. No data-dependent init: it would rescale the
+    surviving layers.
+    """
+    return replace(recipe, data_init=False)
+
+
 def finetune_recipe(recipe: Recipe) -> Recipe:
-    """Fine-tuning after pruning: a tenth of the rate, a third of the epochs, no warm-up."""
+    """Fine-tuning trained weights (after pruning, or for transfer): a tenth of the rate, a third
+    of the epochs, no warm-up, and no data-dependent init (it would rescale the trained layers)."""
     return replace(
         recipe,
         lr=recipe.lr * 0.1,
         epochs=max(1, round(recipe.epochs / 3)),
         warmup_epochs=0.0,
+        data_init=False,
     )

@@ -3,8 +3,10 @@
 Learning rate per step: linear warm-up, then cosine (or constant). Weight decay skips
 biases and normalization weights (1-d parameters), as timm and torchvision's references
 do. Plain networks may first get a data-dependent rescaling (``Recipe.data_init``, see
-:mod:`bench.training.data_init`). Progress goes to an optional :class:`TrainCallback`;
-the library never prints.
+:mod:`bench.training.data_init`). Parameters with ``requires_grad=False`` are frozen
+(:mod:`bench.training.freeze`): the optimizer never sees them, batch norms made only of
+them stay in eval mode, and the data-dependent rescaling is refused (it would change them).
+Progress goes to an optional :class:`TrainCallback`; the library never prints.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench.errors import BenchError
 from bench.training.accel import amp_dtype, autocast_context, use_channels_last
 from bench.training.data_init import unit_variance_init_
 from bench.training.evaluation import evaluate
+from bench.training.freeze import set_train_mode, trainable_parameters
 from bench.training.recipes import Recipe
 
 DATA_INIT_IMAGES = 128  # training images that set the scale of each layer (Recipe.data_init)
@@ -41,12 +44,14 @@ class TrainCallback(Protocol):
 
 @dataclass
 class TrainResult:
-    """Per-epoch history (entries keyed by HISTORY_KEYS) and the epoch whose weights were kept."""
+    """Per-epoch history (entries keyed by HISTORY_KEYS), the epoch whose weights were kept,
+    and the names of the parameters that trained (all of them unless some were frozen)."""
 
     history: list[dict[str, float]]
     best_epoch: int
     best_val_top1: float
     seconds: float
+    trainable: list[str]
 
 
 def fit(
@@ -80,7 +85,16 @@ def fit(
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise BenchError("the training split is empty", "check the data set")
+    trainable = trainable_parameters(model)
+    all_trainable = len(trainable) == len(list(model.parameters()))
+    if not trainable and not all_trainable:
+        raise BenchError("every parameter of the model is frozen: there is nothing to train", "freeze fewer layers")
     if recipe.data_init:
+        if not all_trainable:
+            raise BenchError(
+                "the recipe's data-dependent init (data_init) would rescale frozen layers",
+                "fine-tune with a recipe whose data_init is false",
+            )
         sample = make_loader(splits.train_plain, batch_size=DATA_INIT_IMAGES, shuffle=True, seed=seed)
         unit_variance_init_(model, next(iter(sample))[0].to(device))
     step_fn = _Stepper.for_recipe(model, recipe, device, steps_per_epoch, channels_last)
@@ -129,6 +143,7 @@ def fit(
         best_epoch=best_epoch,
         best_val_top1=history[best_epoch - 1]["val_top1"],
         seconds=time.perf_counter() - started,
+        trainable=trainable,
     )
 
 
@@ -201,7 +216,7 @@ def _train_epoch(
 
     Sums stay on the device (no sync per step) unless a callback wants running figures.
     """
-    model.train()
+    set_train_mode(model)
     started = time.perf_counter()
     loss_sum = torch.zeros((), device=step_fn.device)
     correct = torch.zeros((), device=step_fn.device)

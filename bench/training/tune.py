@@ -248,11 +248,7 @@ def tune(
     """Train ``name`` once per grid point and rank the points by validation accuracy (module doc)."""
     spec = get_model_spec(name)
     data_spec = get_dataset_spec(dataset)
-    if not data_spec.has_labels:
-        raise BenchError(
-            f"data set {data_spec.name} has no labels: there is no validation accuracy to tune for",
-            "pick a labelled data set such as digits",
-        )
+    data_spec.require_labels("tuning (scored by validation accuracy)")
     device = torch.device(device)
     size = input_size_for(spec, data_spec)
     if splits is None:

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from bench.data import DataSplits, get_dataset_spec
-from bench.errors import BenchError
 from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver, SilentObserver
 from bench.runner.session import ModelSession, PhaseClock
@@ -77,11 +76,7 @@ def load_subject(
     """
     chosen = parse_variant(variant)
     data_spec = get_dataset_spec(dataset)
-    if not data_spec.has_labels:
-        raise BenchError(
-            f"data set {data_spec.name} has no labels: there are no predictions to visualize",
-            "pick a labelled data set such as digits",
-        )
+    data_spec.require_labels("visualizing predictions")
     config = RunConfig(
         models=(name,),
         out_dir=out_dir,

@@ -40,7 +40,11 @@ def test_variant_flags():
     assert both.is_pruned and both.is_quantized and not both.is_baseline
 
 
-@pytest.mark.parametrize("name", ["pruned", "pruned-", "pruned-150", "pruned-0", "int4", "int8+pruned-50", "int8+int8", "Baseline"])
+@pytest.mark.parametrize(
+    "name",
+    ["pruned", "pruned-", "pruned-150", "pruned-0", "int4", "int8+pruned-50", "int8+int8", "Baseline",
+     "norm-bn", "norm-foo", "norm-gn+int8", "pruned-50+norm-gn"],
+)
 def test_unknown_variant_names_are_errors(name):
     with pytest.raises(BenchError):
         parse_variant(name)
@@ -80,3 +84,21 @@ def test_plan_is_stable_floats_first_then_quantized_twins():
     assert [v.name for v in plan_variants([], None)] == ["baseline"]
     assert [v.name for v in plan_variants([], "int8")] == ["baseline", "int8"]
     assert [v.name for v in plan_variants([0.5], "none")] == ["baseline", "pruned-50"]
+
+
+@pytest.mark.parametrize("kind", ["gn", "ln", "in", "none"])
+def test_norm_variant_names_round_trip(kind):
+    variant = parse_variant(f"norm-{kind}")
+    assert variant == make_variant(norm=kind) and variant.norm == kind
+    assert not (variant.is_baseline or variant.is_pruned or variant.is_quantized)
+    assert variant_name(None, None, kind) == f"norm-{kind}"
+
+
+def test_a_norm_study_adds_its_variants_after_the_baseline_and_bn_is_the_baseline():
+    names = [v.name for v in plan_variants([0.5], "int8", ["bn", "GN", "ln", "in", "gn"])]
+    assert names == ["baseline", "norm-gn", "norm-ln", "norm-in", "pruned-50", "int8", "pruned-50+int8"]
+    assert [v.name for v in plan_variants([], None, ["bn"])] == ["baseline"]
+    with pytest.raises(BenchError, match="--norm 'bm' is not a normalization"):
+        plan_variants([], None, ["bm"])
+    with pytest.raises(ValueError):
+        variant_name(0.5, None, "gn")  # norm variants are never compressed

@@ -58,6 +58,12 @@ def test_train_then_load_from_the_cache_with_identical_accuracy(capsys, tmp_path
         (["train", "lenet5", "--preset", "fast"], "unknown preset 'fast'"),
         (["train", "lenet5", "--dataset", "synthetic"], "synthetic has no labels"),
         (["train", "lenet5", "--weights", "/nonexistent/w.pt"], "weights file /nonexistent/w.pt does not exist"),
+        (["train", "lenet5", "--freeze", "backbone"], "--freeze backbone needs weights to start from"),
+        (["train", "lenet5", "--weights", "pretrained", "--freeze", "top"], "--freeze 'top' is not backbone, none"),
+        (["train", "lenet5", "--norm", "gn"], "--norm gn: lenet5 has no normalization layers to swap"),
+        (["train", "resnet20", "--norm", "foo"], "--norm 'foo' is not a normalization"),
+        (["train", "vgg11", "--dropout", "1.5"], "--dropout 1.5 is out of range"),
+        (["train", "lenet5,resnet20", "--dropout", "0.3"], "--dropout: lenet5 has no dropout before its classifier"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path: Path, argv: list[str], message: str) -> None:
@@ -70,9 +76,7 @@ def test_bad_input_is_one_line_and_exit_code_2(capsys, tmp_path: Path, argv: lis
 
 
 def test_a_non_positive_epoch_count_is_a_usage_error(capsys) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["train", "lenet5", "--epochs", "0"])
-    assert info.value.code == EXIT_USAGE
+    assert main(["train", "lenet5", "--epochs", "0"]) == EXIT_USAGE
     assert "must be positive, got 0" in capsys.readouterr().err
 
 
@@ -101,3 +105,40 @@ def test_a_tuned_recipe_file_replaces_the_preset(capsys, tmp_path: Path) -> None
     path.write_text("{}")
     assert main(["train", "lenet5", "--recipe", str(path), "--cache-dir", str(tmp_path)]) == EXIT_USAGE
     assert "is not a cnnbench recipe file" in capsys.readouterr().err
+
+
+def test_a_frozen_backbone_fine_tune_reports_the_layers_that_trained(capsys, tmp_path: Path) -> None:
+    import torch
+
+    from bench.zoo import create_model
+
+    weights = tmp_path / "lenet5.pt"
+    torch.save(create_model("lenet5", num_classes=10, in_chans=1, input_size=32).state_dict(), weights)
+    args = ["lenet5", "--weights", str(weights), "--epochs", "1", "--cache-dir", str(tmp_path)]
+    (row,) = train_json(capsys, *args, "--freeze", "backbone")
+    assert row["source"] == "trained" and row["freeze"] == "backbone" and row["epochs"] == 1
+    assert row["trained_layers"] == ["classifier"]
+    assert row["trainable_parameters"] == [f"classifier.{i}.{p}" for i in (1, 3) for p in ("weight", "bias")]
+
+    assert main(["train", *args, "--freeze", "4"]) == EXIT_USAGE
+    assert "--freeze 4: lenet5 has 3 stages; pass --freeze 1 to 3" in capsys.readouterr().err
+    assert main(["train", *args, "--freeze", "1"]) == EXIT_OK
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())  # rich wraps long lines
+    assert "lenet5: --freeze 1: trained features.3, features.6, classifier (8 of 10 parameter tensors)" in err
+    assert "lenet5" in captured.out
+
+
+def test_the_recipe_file_bench_tune_writes_trains_end_to_end(capsys, tmp_path: Path) -> None:
+    from bench.training.tune import load_recipe
+
+    best = tmp_path / "best.json"
+    tune = ["tune", "lenet5", "--grid", "lr=0.004", "--grid", "epochs=1", "--device", "cpu", "--out", str(best)]
+    assert main([*tune, "--format", "json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["recipe_file"] == str(best)
+    args = ("lenet5", "--recipe", str(best), "--cache-dir", str(tmp_path), "--device", "cpu")
+    (row,) = train_json(capsys, *args)
+    assert row["source"] == "trained" and row["epochs"] == 1
+    assert row["recipe"] == load_recipe(best).to_dict() and row["recipe"]["lr"] == 0.004
+    (again,) = train_json(capsys, *args)  # the tuned recipe keys the cache like any other
+    assert again["source"] == "cached" and again["checkpoint"] == row["checkpoint"]

@@ -6,6 +6,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.training import PRESETS, Recipe, finetune_recipe, get_recipe
+from bench.training.recipes import pruned_recipe
 from bench.training.recipes import BASE, family_keys
 from bench.training.trainer import lr_factor_fn
 from bench.zoo import get_model_spec, list_models
@@ -85,6 +86,14 @@ def test_finetune_lowers_the_rate_and_shortens_the_run() -> None:
     assert tuned.lr == pytest.approx(recipe.lr / 10)
     assert 1 <= tuned.epochs < recipe.epochs and tuned.warmup_epochs == 0
     assert tuned.optimizer == recipe.optimizer and tuned.grad_clip_norm == recipe.grad_clip_norm
+
+
+def test_pruned_models_rerun_the_whole_schedule_without_data_init() -> None:
+    recipe = get_recipe(get_model_spec("vgg11"), "quick", "digits")
+    assert recipe.data_init  # plain VGG starts from a data-dependent init
+    again = pruned_recipe(recipe)
+    assert not again.data_init
+    assert (again.lr, again.epochs, again.warmup_epochs) == (recipe.lr, recipe.epochs, recipe.warmup_epochs)
 
 
 def test_recipe_round_trips_through_a_dict() -> None:
