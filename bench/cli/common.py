@@ -61,10 +61,10 @@ def add_data_args(parser: argparse.ArgumentParser, default: str | None = "digits
     )
 
 
-def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True) -> None:
+def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True, cache: bool = True) -> None:
     """``--preset``, ``--epochs``, ``--seed``, ``--cache-dir``: what keys a trained model in the cache.
 
-    ``epochs=False`` for `bench tune`, whose grid may vary the epochs itself.
+    `bench tune` passes ``epochs=False`` (its grid may vary them) and ``cache=False`` (trials are not cached).
     """
     from bench.training.recipes import PRESETS
 
@@ -79,9 +79,10 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True) -
     if epochs:
         parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
-    parser.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache directory)"
-    )
+    if cache:
+        parser.add_argument(
+            "--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache directory)"
+        )
 
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:

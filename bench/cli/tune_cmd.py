@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=V1,V2",
         help="a recipe field and the values to try; repeat for more fields (the grid is their product)",
     )
-    add_training_args(parser, epochs=False)
+    add_training_args(parser, epochs=False, cache=False)
     add_device_arg(parser)
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, metavar="FILE", help="best recipe file (default: tune/<model>-<dataset>.json)")
