@@ -34,10 +34,10 @@ from bench.runner.pruned_cache import PrunedModel, load_cached_pruned, pruned_ca
 from bench.runner.schema import format_input_size, make_row
 from bench.runner.store import EVALUATION, HISTORY, Artifact
 from bench.training.evaluation import EvalResult, evaluate
-from bench.training.obtain import file_digest, input_size_for, obtain_model
+from bench.training.obtain import file_digest, input_size_for, model_for_splits, obtain_model
 from bench.training.recipes import get_recipe, pruned_recipe
 from bench.training.trainer import fit
-from bench.zoo import create_model, get_model_spec
+from bench.zoo import get_model_spec
 from compress.pruning import prune_model
 from compress.quantization import quantize_int8, random_calibration_batches
 from compress.variants import Variant
@@ -217,16 +217,7 @@ class ModelSession:
 
     def _fresh_model(self, norm: str | None = None) -> nn.Module:
         """The run's architecture, freshly initialised with the run's seed."""
-        splits = self.splits()
-        torch.manual_seed(self.config.seed)
-        return create_model(
-            self.name,
-            num_classes=splits.num_classes,
-            in_chans=splits.input_shape[0],
-            input_size=self.input_size,
-            norm=norm,
-            dropout=self.config.dropout,
-        )
+        return model_for_splits(self.name, self.splits(), seed=self.config.seed, norm=norm, dropout=self.config.dropout)
 
     # -- the cells --------------------------------------------------------------------
 

@@ -34,13 +34,13 @@ from typing import Any, Protocol
 
 import torch
 
-from bench.data import DataSplits, get_dataset_spec, load_splits
+from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError, suggest
 from bench.runner.results_file import atomic_write_text
-from bench.training.obtain import input_size_for
+from bench.training.obtain import model_for_splits, splits_for_model
 from bench.training.recipes import OPTIMIZERS, SCHEDULES, Recipe, get_recipe
 from bench.training.trainer import TrainCallback, fit
-from bench.zoo import create_model, get_model_spec
+from bench.zoo import get_model_spec
 
 RECIPE_FORMAT = "cnnbench-recipe"
 RECIPE_VERSION = 1
@@ -250,17 +250,14 @@ def tune(
     data_spec = get_dataset_spec(dataset)
     data_spec.require_labels("tuning (scored by validation accuracy)")
     device = torch.device(device)
-    size = input_size_for(spec, data_spec)
-    if splits is None:
-        splits = load_splits(data_spec.name, data_dir=data_dir, input_size=size, download=download)
+    splits = splits_for_model(spec, data_spec, data_dir=data_dir, download=download, splits=splits)
     base = get_recipe(spec, preset, data_spec.name)
     points = grid_points(grid)
     trials: list[Trial] = []
     for index, params in enumerate(points, start=1):
         trial = Trial(index, params, replace(base, **params))
         train_callback = callback.on_trial_start(index, len(points), params) if callback else None
-        torch.manual_seed(seed)  # every trial starts from the same weights
-        model = create_model(name, num_classes=splits.num_classes, in_chans=splits.input_shape[0], input_size=size)
+        model = model_for_splits(name, splits, seed=seed)  # every trial starts from the same weights
         started = time.perf_counter()
         try:
             result = fit(model, splits, trial.recipe, device=device, seed=seed, callback=train_callback)
