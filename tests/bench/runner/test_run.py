@@ -201,7 +201,13 @@ def test_sigkill_then_resume_gives_the_uninterrupted_rows(lenet_run: Path, tmp_p
     out = tmp_path / "killed"
     proc = _bench(["--models", "lenet5", "--out", str(out), *FAST], env)
     deadline = time.monotonic() + 240
-    while _cells_done(out / "results.db") < 1 and proc.poll() is None and time.monotonic() < deadline:
+    # A cell is committed to results.db first and exported to results.json just after: wait for both,
+    # or a kill between the two leaves no results.json to read yet (the store of record is complete).
+    while (
+        (_cells_done(out / "results.db") < 1 or not (out / "results.json").exists())
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
