@@ -33,15 +33,15 @@ from dataclasses import dataclass
 # resnet18); passive waiting keeps the figures stable. An explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import torch  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from rich.console import Console
+from rich.table import Table
+from torch import nn
 
-from bench.profiling.timing import TimingConfig, measure_latency  # noqa: E402
-from bench.zoo import create_model, resolve_model_names  # noqa: E402
-from compress.apply import apply_variant  # noqa: E402
-from compress.model_state import macs_per_image, param_count  # noqa: E402
+from bench.profiling.timing import TimingConfig, measure_latency
+from bench.zoo import create_model, resolve_model_names
+from compress.apply import apply_variant
+from compress.model_state import macs_per_image, param_count
 
 IMAGENET_SHAPE = (3, 224, 224)
 CHECK_SHAPE = (1, 32, 32)
@@ -77,7 +77,17 @@ def speed(models: list[str], *, threads: int, rounds: int, min_time: float, cali
     example = torch.randn(1, *IMAGENET_SHAPE)
     all_met = True
     table = Table(title=f"batch 1, 3x224x224, CPU, {threads} threads, median of {rounds} rounds")
-    for column in ("model", "variant", "GMACs", "params (M)", "p50 ms", "rounds' p50 range", "speedup", "target", "met"):
+    for column in (
+        "model",
+        "variant",
+        "GMACs",
+        "params (M)",
+        "p50 ms",
+        "rounds' p50 range",
+        "speedup",
+        "target",
+        "met",
+    ):
         table.add_column(column, justify="left" if column in ("model", "variant") else "right")
     for name in models:
         torch.manual_seed(0)
@@ -94,7 +104,7 @@ def speed(models: list[str], *, threads: int, rounds: int, min_time: float, cali
             for _ in range(rounds):
                 for variant, c in compressed.items():
                     model = c.model.eval()
-                    stats = measure_latency(lambda: model(example), device="cpu", config=config)
+                    stats = measure_latency(lambda m=model: m(example), device="cpu", config=config)
                     timed[variant].p50s_ms.append(stats.p50_ms)
         base_ms = timed["baseline"].median_ms
         for variant, result in timed.items():
@@ -103,8 +113,15 @@ def speed(models: list[str], *, threads: int, rounds: int, min_time: float, cali
             met = target is None or speedup >= target
             all_met &= met
             table.add_row(
-                name, variant, f"{result.macs / 1e9:.2f}", f"{result.params / 1e6:.1f}", f"{result.median_ms:.1f}",
-                f"{min(result.p50s_ms):.1f}-{max(result.p50s_ms):.1f}", f"{speedup:.2f}x", f">= {target}x" if target else "", ("yes" if met else "NO") if target else "",
+                name,
+                variant,
+                f"{result.macs / 1e9:.2f}",
+                f"{result.params / 1e6:.1f}",
+                f"{result.median_ms:.1f}",
+                f"{min(result.p50s_ms):.1f}-{max(result.p50s_ms):.1f}",
+                f"{speedup:.2f}x",
+                f">= {target}x" if target else "",
+                ("yes" if met else "NO") if target else "",
             )
     console.print(table)
     return all_met
@@ -125,7 +142,9 @@ def check(models: list[str], *, calib_images: int) -> bool:
             start = time.perf_counter()
             kept, error = "", ""
             try:
-                compressed = apply_variant(model, variant, example_inputs=torch.randn(1, *shape), calib_images=calib_images)
+                compressed = apply_variant(
+                    model, variant, example_inputs=torch.randn(1, *shape), calib_images=calib_images
+                )
                 _run_variant(compressed.model, compressed.quant is None, shape)
                 if compressed.prune is not None:
                     kept = f"{compressed.prune.macs_fraction:.2f}"
@@ -134,8 +153,13 @@ def check(models: list[str], *, calib_images: int) -> bool:
                 traceback.print_exc(file=sys.stderr)
             all_ok &= not error
             table.add_row(
-                name, "x".join(map(str, shape)), variant, "ok" if not error else "FAILED",
-                kept, f"{time.perf_counter() - start:.1f}", error,
+                name,
+                "x".join(map(str, shape)),
+                variant,
+                "ok" if not error else "FAILED",
+                kept,
+                f"{time.perf_counter() - start:.1f}",
+                error,
             )
     console.print(table)
     return all_ok
@@ -171,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = True
     if args.speed != "none":
-        ok &= speed(args.speed.split(","), threads=args.threads, rounds=args.rounds,
-                    min_time=args.min_time, calib_images=args.calib_images)
+        ok &= speed(
+            args.speed.split(","),
+            threads=args.threads,
+            rounds=args.rounds,
+            min_time=args.min_time,
+            calib_images=args.calib_images,
+        )
     if args.check != "none":
         ok &= check(resolve_model_names(args.check), calib_images=min(args.calib_images, 8))
     return 0 if ok else 1

@@ -57,9 +57,7 @@ _MACHINE_FIELDS = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cnnbench", "cnnbench benchmark suite")
-    group.addoption(
-        "--bench-device", default="cpu", metavar="auto|cpu|cuda", help="device to time on (default: cpu)"
-    )
+    group.addoption("--bench-device", default="cpu", metavar="auto|cpu|cuda", help="device to time on (default: cpu)")
     group.addoption(
         "--bench-threads", type=int, default=None, metavar="N", help="torch intra-op threads (default: torch's)"
     )

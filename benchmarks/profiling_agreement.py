@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), batch 1, 3x224x224, CPU; "
-          f"{args.rounds} alternating rounds of >= {args.min_time:g} s each")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), batch 1, 3x224x224, CPU; "
+        f"{args.rounds} alternating rounds of >= {args.min_time:g} s each"
+    )
     print(f"{'model':<10} {'round':>5} {'profiler p50 ms':>16} {'Timer median ms':>16} {'ratio':>7}")
     all_agree = True
     for name in args.models.split(","):

@@ -79,9 +79,7 @@ def train_one(name: str, args: argparse.Namespace, cache_dir: str, progress: Tra
         reload_started = time.perf_counter()
         cached = obtain_model(name, **common)
         reload_seconds = time.perf_counter() - reload_started
-        progress.log(
-            f"lenet5 reloaded in {reload_seconds:.2f} s: {cached.source}, top-1 {cached.evaluation.top1:.2f}"
-        )
+        progress.log(f"lenet5 reloaded in {reload_seconds:.2f} s: {cached.source}, top-1 {cached.evaluation.top1:.2f}")
         if cached.source != "cached" or cached.evaluation.top1 != top1:
             problems.append("cache reload differs")
     return {

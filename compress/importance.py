@@ -38,6 +38,7 @@ class Criterion(ABC):
 
     def prepare(self, model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Get the model ready for scoring (e.g. accumulate gradients); most criteria need nothing."""
+        return None
 
 
 _CRITERIA: dict[str, type[Criterion]] = {}
@@ -139,9 +140,7 @@ class TaylorCriterion(Criterion):
         model.zero_grad(set_to_none=True)
         seen = 0
         for inputs, labels in batches:
-            loss = sum(
-                nn.functional.cross_entropy(out, labels) for out in output_tensors(model(inputs))
-            )
+            loss = sum(nn.functional.cross_entropy(out, labels) for out in output_tensors(model(inputs)))
             loss.backward()
             seen += 1
         if seen == 0:

@@ -65,8 +65,15 @@ _SAVE_VERSION = 1
 _LOAD_FIX = "load it onto the architecture it was pruned from, built the same way"
 # Module attributes that describe widths; save_pruned records them, load_pruned sets them.
 _WIDTH_ATTRS = (
-    "in_channels", "out_channels", "groups", "in_features", "out_features",
-    "num_features", "num_channels", "num_groups", "normalized_shape",
+    "in_channels",
+    "out_channels",
+    "groups",
+    "in_features",
+    "out_features",
+    "num_features",
+    "num_channels",
+    "num_groups",
+    "normalized_shape",
 )
 
 
@@ -165,8 +172,7 @@ def prune_model(
         macs_before=macs_before,
         macs_after=macs_per_image(model, input_shape),
         widths=tuple(
-            LayerWidth(name, before, _out_width(model.get_submodule(name)))
-            for name, before in widths_before.items()
+            LayerWidth(name, before, _out_width(model.get_submodule(name))) for name, before in widths_before.items()
         ),
         protected=tuple(protected),
         groups_pruned=pruned,
@@ -314,9 +320,7 @@ def _cannot_follow(exc: Exception) -> BenchError:
     )
 
 
-def _protected_names(
-    model: nn.Module, last_layer: str, ignored_layers: Iterable[str | nn.Module] | None
-) -> list[str]:
+def _protected_names(model: nn.Module, last_layer: str, ignored_layers: Iterable[str | nn.Module] | None) -> list[str]:
     """Layers whose output channels stay: classifier(s), aux heads, ``ignored_layers``."""
     names = {last_layer}
     config = getattr(model, "bench_cfg", None)

@@ -149,7 +149,9 @@ def save_quantized(qmodel: nn.Module, path: str | Path) -> Path:
     """Write the int8 model's state dict and the config it was built with (plain data)."""
     meta = getattr(qmodel, "cnnbench_int8", None)
     if meta is None:
-        raise BenchError("this model was not made by quantize_int8", "quantize it with compress.quantization.quantize_int8")
+        raise BenchError(
+            "this model was not made by quantize_int8", "quantize it with compress.quantization.quantize_int8"
+        )
     return write_payload(path, _SAVE_FORMAT, _SAVE_VERSION, {**meta, "state_dict": qmodel.state_dict()})
 
 
@@ -168,7 +170,9 @@ def load_quantized(
     torch.backends.quantized.engine = check_engine(saved_engine)
     leaves = list(payload["float_leaves"])
     with _quiet_torch_ao():
-        rebuilt = _convert(_prepare(copy.deepcopy(float_model).cpu().eval(), saved_engine, example_inputs.cpu(), leaves))
+        rebuilt = _convert(
+            _prepare(copy.deepcopy(float_model).cpu().eval(), saved_engine, example_inputs.cpu(), leaves)
+        )
     _ignore_cat_requantize_warning()
     saved_state = payload["state_dict"]
     # Quantized modules load packed weights without checking shapes: compare them first.
@@ -254,7 +258,9 @@ def _inputs_of(batch: Any) -> torch.Tensor:
         return batch
     if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
         return batch[0]
-    raise BenchError(f"a calibration batch must be a tensor or (inputs, labels), got {type(batch).__name__}", "pass image tensors")
+    raise BenchError(
+        f"a calibration batch must be a tensor or (inputs, labels), got {type(batch).__name__}", "pass image tensors"
+    )
 
 
 def _ignore_cat_requantize_warning() -> None:

@@ -1,6 +1,6 @@
 """`bench compare BASE NEW`: match two runs' rows, apply regression checks, render the verdict.
 
-Rows are matched on :data:`bench.runner.schema.KEY_FIELDS`; rows on one side only are
+Rows are matched on :data:`bench.results.schema.KEY_FIELDS`; rows on one side only are
 listed, never dropped. A cell that was ``ok`` in BASE and ``failed`` in NEW is a regression
 (the model stopped working); other failed or skipped rows are reported without being
 checked. Runs from different environments (:data:`ENV_FIELDS`) are refused with the
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
-from bench.runner.results_file import ResultSet
-from bench.runner.schema import KEY_FIELDS, row_key
+from bench.results.results_file import ResultSet
+from bench.results.schema import KEY_FIELDS, row_key
 from reports.thresholds import NOISE_Z, Check, CheckOutcome, Verdict, format_value
 
 # The environment that must agree for timings (and int8 numerics) to be comparable.
@@ -162,9 +162,7 @@ class Comparison:
             ],
             "only_in_base": self.only_in_base,
             "only_in_new": self.only_in_new,
-            "environment_differences": [
-                {"field": d.field, "base": d.base, "new": d.new} for d in self.env_differences
-            ],
+            "environment_differences": [{"field": d.field, "base": d.base, "new": d.new} for d in self.env_differences],
         }
 
     def to_markdown(self) -> str:
@@ -267,9 +265,7 @@ def compare_results(
             f"({len(base_rows)} rows) on {', '.join(KEY_FIELDS)}",
             "compare two runs of the same models, data set, device, precision and batch sizes",
         )
-    matched = [
-        _compare_rows(base_rows[key], new_rows[key], checks) for key in base_rows if key in new_rows
-    ]
+    matched = [_compare_rows(base_rows[key], new_rows[key], checks) for key in base_rows if key in new_rows]
     return Comparison(
         base_path=base.path,
         new_path=new.path,

@@ -17,9 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench.runner.results_file import atomic_write_text
-from bench.runner.schema import SCHEMA_VERSION
-from bench.runner.store import EVALUATION, HISTORY, ResultStore
+from bench.atomic import atomic_write_text
+from bench.results.schema import SCHEMA_VERSION
+from bench.results.store import EVALUATION, HISTORY, ResultStore
+from bench.viz.evaluation_figures import plot_confusion_matrix, plot_training_curves
+from bench.viz.figures import PlotResult
 from compress.variants import BASELINE
 from reports import plots
 from reports.tables import Row, compression_table, failures_table, model_table, ok_rows, to_markdown
@@ -62,10 +64,10 @@ class FigureSpec:
 
     filename: str
     title: str
-    draw: Callable[[Any, Path], plots.PlotResult]
+    draw: Callable[[Any, Path], PlotResult]
     source: str  # "rows", "histories" or "evaluations"
 
-    def build(self, data: RunData, figures_dir: Path) -> plots.PlotResult:
+    def build(self, data: RunData, figures_dir: Path) -> PlotResult:
         return self.draw(getattr(data, self.source), figures_dir / self.filename)
 
 
@@ -73,8 +75,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("accuracy_vs_latency.png", "Accuracy vs latency", plots.plot_accuracy_vs_latency, "rows"),
     FigureSpec("params_vs_macs.png", "Parameters vs MACs", plots.plot_params_vs_macs, "rows"),
     FigureSpec("speedup.png", "Speedup per variant", plots.plot_speedup, "rows"),
-    FigureSpec("training_curves.png", "Training curves", plots.plot_training_curves, "histories"),
-    FigureSpec("confusion_matrix.png", "Best model's confusion matrix", plots.plot_confusion_matrix, "evaluations"),
+    FigureSpec("training_curves.png", "Training curves", plot_training_curves, "histories"),
+    FigureSpec("confusion_matrix.png", "Best model's confusion matrix", plot_confusion_matrix, "evaluations"),
 )
 
 
@@ -103,7 +105,7 @@ def write_report(run_dir: str | Path) -> Path:
     return report
 
 
-def render_report(data: RunData, figures: Iterable[tuple[FigureSpec, plots.PlotResult]]) -> str:
+def render_report(data: RunData, figures: Iterable[tuple[FigureSpec, PlotResult]]) -> str:
     """The markdown text: header, environment, tables, failures, figures."""
     parts = [_header(data), _environment(data.info), _results(data.rows), _failures(data.rows), _figures(figures)]
     return "\n".join(part for part in parts if part)
@@ -184,7 +186,7 @@ def _failures(rows: list[Row]) -> str:
     return "## Failures\n\n" + body
 
 
-def _figures(figures: Iterable[tuple[FigureSpec, plots.PlotResult]]) -> str:
+def _figures(figures: Iterable[tuple[FigureSpec, PlotResult]]) -> str:
     lines = ["## Figures", ""]
     for spec, outcome in figures:
         lines += [f"### {spec.title}", ""]

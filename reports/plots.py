@@ -9,44 +9,17 @@ pyplot, so no global backend or state is touched, and are written atomically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from bench.atomic import atomic_write
+from bench.viz.evaluation_figures import variant_label
+from bench.viz.figures import PlotResult, save_figure, skip_figure
 from compress.variants import BASELINE
 from reports.tables import Row, measure_label, ok_rows, speedups
 
-DPI = 110
 _MARKERS = {"baseline": "o", "pruned": "s", "int8": "^", "pruned+int8": "D"}
-
-# Stored artifacts by (model, variant): see bench.runner.store.HISTORY and EVALUATION.
-Histories = Mapping[tuple[str, str], Sequence[Mapping[str, Any]]]
-Evaluations = Mapping[tuple[str, str], Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class PlotResult:
-    """A figure written to ``path``, or ``path=None`` and why nothing was drawn."""
-
-    path: Path | None
-    reason: str = ""
-
-
-def _skip(reason: str) -> PlotResult:
-    return PlotResult(None, reason)
-
-
-def save_figure(figure: Figure, path: Path) -> PlotResult:
-    """Write the PNG atomically (bench.atomic): readers never see half a figure."""
-    path = Path(path)
-    with atomic_write(path) as handle:
-        figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
-    return PlotResult(path)
 
 
 def _variant_kind(variant: str) -> str:
@@ -57,10 +30,6 @@ def _variant_kind(variant: str) -> str:
 
 def _marker(variant: str) -> str:
     return _MARKERS.get(_variant_kind(variant), "x")
-
-
-def _label(model: str, variant: str) -> str:
-    return model if variant == BASELINE else f"{model} {variant}"
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -81,11 +50,11 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 def plot_accuracy_vs_latency(rows: Iterable[Row], path: Path) -> PlotResult:
     """Top-1 against latency p50 at the smallest batch size, one panel per device, Pareto front marked."""
-    usable = [
-        r for r in ok_rows(rows) if r.get("top1") is not None and r.get("latency_ms_p50") and r.get("batch_size")
-    ]
+    usable = [r for r in ok_rows(rows) if r.get("top1") is not None and r.get("latency_ms_p50") and r.get("batch_size")]
     if not usable:
-        return _skip("no row has both a top-1 and a latency (a speed-only run, e.g. synthetic data, has no accuracy)")
+        return skip_figure(
+            "no row has both a top-1 and a latency (a speed-only run, e.g. synthetic data, has no accuracy)"
+        )
     devices = list(dict.fromkeys(r["device"] for r in usable))
     figure = Figure(figsize=(6.5 * len(devices), 4.8))
     for axes, device in zip(figure.subplots(1, len(devices), squeeze=False)[0], devices):
@@ -94,11 +63,13 @@ def plot_accuracy_vs_latency(rows: Iterable[Row], path: Path) -> PlotResult:
         xy = [(r["latency_ms_p50"], r["top1"]) for r in points]
         for row, (x, y) in zip(points, xy):
             axes.scatter(x, y, marker=_marker(row["variant"]), color="tab:blue", alpha=0.7)
-            name = _label(row["model"], row["variant"])
+            name = variant_label(row["model"], row["variant"])
             axes.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(xy)
         front_x, front_y = [xy[i][0] for i in front], [xy[i][1] for i in front]
-        axes.plot(front_x, front_y, "-o", color="tab:red", mfc="none", ms=11, drawstyle="steps-post", label="Pareto front")
+        axes.plot(
+            front_x, front_y, "-o", color="tab:red", mfc="none", ms=11, drawstyle="steps-post", label="Pareto front"
+        )
         latencies = [x for x, _ in xy]
         if max(latencies) / min(latencies) > 20:
             axes.set_xscale("log")
@@ -115,7 +86,7 @@ def plot_params_vs_macs(rows: Iterable[Row], path: Path) -> PlotResult:
         if (row.get("params") or 0) > 0 and (row.get("macs") or 0) > 0:
             seen.setdefault((row["model"], row["variant"]), row)
     if not seen:
-        return _skip("no row has parameter and MAC counts")
+        return skip_figure("no row has parameter and MAC counts")
     figure = Figure(figsize=(7, 5))
     axes = figure.subplots()
     colors = {model: f"C{i % 10}" for i, model in enumerate(dict.fromkeys(m for m, _ in seen))}
@@ -135,7 +106,7 @@ def plot_speedup(rows: Iterable[Row], path: Path) -> PlotResult:
     """Measured speedup of each variant over its baseline, per device and batch size."""
     gains = [g for g in speedups(rows) if g["variant"] != BASELINE]
     if not gains:
-        return _skip(
+        return skip_figure(
             "no compressed variant has a latency to compare with its baseline on the same device and batch size"
         )
     keys = list(dict.fromkeys((g["device"], g["batch_size"]) for g in gains))
@@ -154,63 +125,4 @@ def plot_speedup(rows: Iterable[Row], path: Path) -> PlotResult:
         axes.set(ylabel="speedup (x)", title=measure_label(key))
         axes.legend(fontsize=7)
     figure.subplots_adjust(hspace=0.6)
-    return save_figure(figure, path)
-
-
-def plot_training_curves(histories: Histories, path: Path) -> PlotResult:
-    """Loss and accuracy per epoch (train dashed, validation solid) for every stored history."""
-    usable = {key: list(history) for key, history in histories.items() if history}
-    if not usable:
-        return _skip("no training history was stored (weights loaded from the cache or a file, or a speed-only run)")
-    figure = Figure(figsize=(12, 4.5))
-    loss_axes, acc_axes = figure.subplots(1, 2)
-    colors = [f"C{i % 10}" for i in range(len(usable))]
-    for color, ((model, variant), history) in zip(colors, usable.items()):
-        name = _label(model, variant)
-        epochs = [entry.get("epoch") for entry in history]
-        for axes, metric in ((loss_axes, "loss"), (acc_axes, "top1")):
-            axes.plot(epochs, [e.get(f"train_{metric}") for e in history], "--", color=color, alpha=0.6)
-            axes.plot(epochs, [e.get(f"val_{metric}") for e in history], "-", color=color, label=name)
-    loss_axes.set(xlabel="epoch", ylabel="cross-entropy", title="loss (train dashed, val solid)")
-    acc_axes.set(xlabel="epoch", ylabel="top-1 (%)", title="accuracy (train dashed, val solid)")
-    for axes in (loss_axes, acc_axes):
-        axes.grid(True, alpha=0.3)
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    acc_axes.legend(fontsize=7, loc="lower right", ncol=1 + len(usable) // 12)
-    return save_figure(figure, path)
-
-
-def best_evaluation(evaluations: Evaluations) -> tuple[tuple[str, str], Mapping[str, Any]] | None:
-    """The (model, variant) with the highest stored top-1 and a confusion matrix; first wins ties."""
-    usable = [
-        (key, data) for key, data in evaluations.items() if data.get("confusion") and data.get("top1") is not None
-    ]
-    return max(usable, key=lambda item: item[1]["top1"], default=None)
-
-
-def plot_confusion_matrix(evaluations: Evaluations, path: Path) -> PlotResult:
-    """The confusion matrix of the most accurate evaluated model, colored by row share (recall)."""
-    best = best_evaluation(evaluations)
-    if best is None:
-        return _skip("no evaluation with a confusion matrix was stored (a speed-only run has no labels)")
-    (model, variant), data = best
-    matrix = [list(map(int, line)) for line in data["confusion"]]
-    n = len(matrix)
-    names = list(data.get("class_names") or range(n))
-    shares = [[count / max(1, sum(line)) for count in line] for line in matrix]
-    size = min(12.0, 3.0 + 0.45 * n)
-    figure = Figure(figsize=(size + 1.5, size))
-    axes = figure.subplots()
-    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=axes, label="share of the true class")
-    if n <= 20:
-        for i, line in enumerate(matrix):
-            for j, count in enumerate(line):
-                color = "white" if shares[i][j] > 0.5 else "black"
-                axes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
-    if n <= 40:
-        axes.set_xticks(range(n), [str(c) for c in names], rotation=90, fontsize=7)
-        axes.set_yticks(range(n), [str(c) for c in names], fontsize=7)
-    title = f"{_label(model, variant)}: top-1 {data['top1']:.2f}% on {data.get('n', '?')} test images"
-    axes.set(xlabel="predicted", ylabel="true", title=title)
     return save_figure(figure, path)

@@ -70,11 +70,17 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True, c
 
     def preset(text: str) -> str:
         if text not in PRESETS:
-            raise argparse.ArgumentTypeError(f"unknown preset {text!r}{suggest(text, PRESETS)}; use {', '.join(PRESETS)}")
+            raise argparse.ArgumentTypeError(
+                f"unknown preset {text!r}{suggest(text, PRESETS)}; use {', '.join(PRESETS)}"
+            )
         return text
 
     parser.add_argument(
-        "--preset", default="quick", type=preset, metavar="|".join(PRESETS), help="training recipe preset (default: quick)"
+        "--preset",
+        default="quick",
+        type=preset,
+        metavar="|".join(PRESETS),
+        help="training recipe preset (default: quick)",
     )
     if epochs:
         parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
@@ -95,11 +101,25 @@ def add_timing_args(parser: argparse.ArgumentParser) -> None:
 
     d = TimingConfig()
     timing = parser.add_argument_group("timing")
-    timing.add_argument("--warmup", type=int, default=d.warmup_iters, metavar="N", help=f"warm-up iterations, at least ({d.warmup_iters})")
-    timing.add_argument("--warmup-time", type=float, default=d.warmup_s, metavar="S", help=f"warm-up seconds, at least ({d.warmup_s})")
-    timing.add_argument("--min-iters", type=int, default=d.min_iters, metavar="N", help=f"timed iterations, at least ({d.min_iters})")
-    timing.add_argument("--min-time", type=float, default=d.min_time_s, metavar="S", help=f"timed seconds, at least ({d.min_time_s})")
-    timing.add_argument("--max-time", type=float, default=d.max_time_s, metavar="S", help=f"timed seconds, at most ({d.max_time_s:g})")
+    timing.add_argument(
+        "--warmup",
+        type=int,
+        default=d.warmup_iters,
+        metavar="N",
+        help=f"warm-up iterations, at least ({d.warmup_iters})",
+    )
+    timing.add_argument(
+        "--warmup-time", type=float, default=d.warmup_s, metavar="S", help=f"warm-up seconds, at least ({d.warmup_s})"
+    )
+    timing.add_argument(
+        "--min-iters", type=int, default=d.min_iters, metavar="N", help=f"timed iterations, at least ({d.min_iters})"
+    )
+    timing.add_argument(
+        "--min-time", type=float, default=d.min_time_s, metavar="S", help=f"timed seconds, at least ({d.min_time_s})"
+    )
+    timing.add_argument(
+        "--max-time", type=float, default=d.max_time_s, metavar="S", help=f"timed seconds, at most ({d.max_time_s:g})"
+    )
 
 
 def timing_from_args(args: argparse.Namespace) -> Any:

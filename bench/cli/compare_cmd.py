@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from bench.runner.results_file import read_results
+    from bench.results.results_file import read_results
     from reports.compare import compare_results
     from reports.thresholds import parse_checks
 

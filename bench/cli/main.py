@@ -42,12 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark and compress the classic vision CNNs.",
     )
     parser.add_argument("--version", action="version", version=f"cnnbench {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks for unexpected errors"
-    )
-    subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
-    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for unexpected errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"bench.cli.{module_name}").register(subparsers)
     return parser
@@ -72,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"bench {args.command}: interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         if args.debug:
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__

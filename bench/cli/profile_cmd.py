@@ -72,9 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("models", metavar="MODELS", help="comma-separated names or wildcards, or 'all'")
     add_dataset_arg(parser)
     parser.add_argument("--input-size", type=int, metavar="N", help="square input size (default: the data set's)")
-    parser.add_argument(
-        "--num-classes", type=int, metavar="N", help="classifier outputs (default: the data set's)"
-    )
+    parser.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs (default: the data set's)")
     add_device_arg(parser)
     parser.add_argument("--batch-sizes", default="1", metavar="LIST", help="e.g. 1,32 (default: 1)")
     parser.add_argument("--precision", default="fp32", metavar="fp32|fp16|bf16", help="autocast precision")
@@ -84,7 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prune", default="none", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none")
     parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
     parser.add_argument("--quantize", default="none", metavar="int8|none", help="int8 post-training quantization")
-    parser.add_argument("--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn")
+    parser.add_argument(
+        "--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn"
+    )
     add_timing_args(parser)
     add_format_arg(parser)
     parser.set_defaults(func=run_profile)
@@ -143,6 +143,7 @@ def build_options(args: argparse.Namespace) -> ProfileOptions:
     """The profiler's options from the parsed flags; bad values are BenchErrors."""
     from bench.devices import resolve_device
     from bench.profiling.profiler import ProfileOptions
+
     precision = args.precision.strip().lower()
     if precision not in CLI_PRECISIONS:
         raise BenchError(
@@ -211,7 +212,7 @@ def _profile_variants(
 ) -> list[dict[str, Any]]:
     """Rows of every variant of one model; a variant that cannot be built is a failed row."""
     from bench.profiling.profiler import profile_model
-    from bench.runner.schema import format_input_size, make_row
+    from bench.results.schema import format_input_size, make_row
     from bench.zoo import get_model_spec
 
     base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": "untrained"}

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from bench.runner.store import ResultStore
+    from bench.results.store import ResultStore
     from reports.markdown import write_report
 
     with ResultStore(args.run_dir, create=False) as store:

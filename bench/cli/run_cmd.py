@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import (
     add_data_args,
-    add_training_args,
     add_device_arg,
     add_timing_args,
+    add_training_args,
     parse_batch_sizes,
     positive_int,
     stderr,
@@ -37,6 +37,7 @@ from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
 if TYPE_CHECKING:
     from bench.runner.config import RunConfig
     from bench.runner.run import RunSummary
+    from reports.compare import Comparison
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +53,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(parser)
     add_device_arg(parser)
     add_training_args(parser)
-    parser.add_argument("--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)")
-    parser.add_argument("--prune", default="0.5", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none (default: 0.5)")
+    parser.add_argument(
+        "--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)"
+    )
+    parser.add_argument(
+        "--prune", default="0.5", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none (default: 0.5)"
+    )
     parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
-    parser.add_argument("--quantize", default="int8", metavar="int8|none", help="int8 post-training quantization (default: int8)")
-    parser.add_argument("--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn")
-    parser.add_argument("--calib-images", type=positive_int, default=512, metavar="N", help="int8 calibration images (512)")
+    parser.add_argument(
+        "--quantize", default="int8", metavar="int8|none", help="int8 post-training quantization (default: int8)"
+    )
+    parser.add_argument(
+        "--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn"
+    )
+    parser.add_argument(
+        "--calib-images", type=positive_int, default=512, metavar="N", help="int8 calibration images (512)"
+    )
     parser.add_argument("--batch-sizes", default="1,32", metavar="LIST", help="timed batch sizes (default: 1,32)")
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
@@ -127,17 +138,26 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.results.results_file import read_results
     from bench.runner.run import execute_run
+    from reports.compare import compare_results
+    from reports.markdown import write_report
+    from reports.thresholds import parse_checks
 
     config = build_config(args)
+    baseline = read_results(config.baseline) if config.baseline is not None else None  # bad file: exit 2 now
     observer = LiveObserver() if sys.stdout.isatty() and sys.stderr.isatty() else LogObserver()
     with observer:
-        summary = execute_run(config, observer, argv=args.argv)
-    _print_summary(summary)
-    return EXIT_OK if summary.ok else EXIT_FAILED
+        summary = execute_run(config, observer, argv=args.argv, write_report=write_report)
+    comparison = None
+    if baseline is not None:
+        comparison = compare_results(baseline, read_results(config.out_dir), parse_checks(None))
+    _print_summary(summary, comparison)
+    regressed = comparison is not None and comparison.exit_code != EXIT_OK
+    return EXIT_OK if summary.ok and not regressed else EXIT_FAILED
 
 
-def _print_summary(summary: RunSummary) -> None:
+def _print_summary(summary: RunSummary, comparison: Comparison | None) -> None:
     stderr.print(
         f"{summary.cells_run} cells run, {summary.cells_resumed} resumed, {len(summary.failed)} failed "
         f"in {summary.seconds:.0f} s; results in {summary.out_dir}",
@@ -145,9 +165,9 @@ def _print_summary(summary: RunSummary) -> None:
     )
     for cell_id in summary.failed:
         stderr.print(f"failed: {cell_id} (see the report's Failures section)", highlight=False, markup=False)
-    if summary.comparison is not None:
-        sys.stdout.write(summary.comparison.to_markdown() + "\n")
-        stderr.print(summary.comparison.summary(), highlight=False, markup=False)
+    if comparison is not None:
+        sys.stdout.write(comparison.to_markdown() + "\n")
+        stderr.print(comparison.summary(), highlight=False, markup=False)
     if summary.report is not None:
         stdout.print(str(summary.report), highlight=False, soft_wrap=True)
 

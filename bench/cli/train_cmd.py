@@ -22,9 +22,9 @@ from typing import Any
 
 from bench.cli.common import (
     add_data_args,
-    add_training_args,
     add_device_arg,
     add_format_arg,
+    add_training_args,
     fmt_float,
     fmt_int,
     positive_int,
@@ -108,8 +108,8 @@ def check_study_args(
     ``dropout`` as keyword arguments."""
     from bench.training.freeze import check_start, parse_freeze
     from bench.training.obtain import input_size_for
-    from bench.zoo import get_model_spec
-    from bench.zoo.norm import SWAPPABLE, check_build_options, check_dropout
+    from bench.zoo import check_build_options, get_model_spec
+    from bench.zoo.norm import SWAPPABLE, check_dropout
 
     freeze = parse_freeze(args.freeze) if args.freeze is not None else None
     check_start(freeze, args.weights)
@@ -269,4 +269,3 @@ class _ModelTracker:
             f"lr {entry['lr']:.2e}, {entry['seconds']:.1f} s",
             highlight=False,
         )
-

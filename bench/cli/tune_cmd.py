@@ -14,9 +14,9 @@ from typing import Any
 
 from bench.cli.common import (
     add_data_args,
-    add_training_args,
     add_device_arg,
     add_format_arg,
+    add_training_args,
     fmt_float,
     fmt_int,
     positive_int,
@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_training_args(parser, epochs=False, cache=False)
     add_device_arg(parser)
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="best recipe file (default: tune/<model>-<dataset>.json)")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="best recipe file (default: tune/<model>-<dataset>.json)"
+    )
     add_format_arg(parser)
     parser.set_defaults(func=run)
 

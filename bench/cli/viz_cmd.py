@@ -14,8 +14,8 @@ from typing import Any
 
 from bench.cli.common import (
     add_data_args,
-    add_training_args,
     add_device_arg,
+    add_training_args,
     positive_int,
     stderr,
     stdout,
@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help="one model name (see `bench list`)")
     add_data_args(parser)
-    parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: viz/<model>-<dataset>[-<variant>])")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: viz/<model>-<dataset>[-<variant>])"
+    )
     parser.add_argument(
         "--images",
         type=positive_int,
@@ -47,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"test images for saliency and Grad-CAM (default: {DEFAULT_IMAGES}, at most {MAX_IMAGES})",
     )
     parser.add_argument(
-        "--variant", default="baseline", metavar="NAME", help="baseline, pruned-N, int8 or pruned-N+int8 (default: baseline)"
+        "--variant",
+        default="baseline",
+        metavar="NAME",
+        help="baseline, pruned-N, int8 or pruned-N+int8 (default: baseline)",
     )
     add_device_arg(parser)
     add_training_args(parser)

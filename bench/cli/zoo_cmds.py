@@ -2,7 +2,7 @@
 
 Both commands take the input shape and class count from ``--dataset`` (default ``digits``,
 as every command) and report what :func:`bench.zoo.create_model` builds for it, small-input
-adaptations included. The counting lives in :mod:`bench.zoo.catalog`; this module only
+adaptations included. The counting lives in :mod:`bench.profiling.catalog`; this module only
 parses and prints.
 """
 
@@ -28,7 +28,7 @@ from bench.errors import EXIT_OK
 
 if TYPE_CHECKING:  # the handlers import these lazily, keeping `bench --help` fast
     from bench.data import DatasetSpec
-    from bench.zoo.catalog import DataInput
+    from bench.profiling.catalog import DataInput
 
 
 def _text(value: Any) -> str:
@@ -80,9 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and linear layers; FLOPs = 2 x MACs).",
     )
     add_dataset_arg(lister)
-    lister.add_argument(
-        "--models", default="all", metavar="SPEC", help="names or wildcards to list (default: all)"
-    )
+    lister.add_argument("--models", default="all", metavar="SPEC", help="names or wildcards to list (default: all)")
     add_format_arg(lister)
     lister.set_defaults(func=run_list)
 
@@ -102,7 +100,7 @@ def data_input(dataset_name: str) -> tuple[DatasetSpec, DataInput]:
     """The data set's spec and the channels, image size and class count it feeds a model."""
     from bench.cli.profile_cmd import FALLBACK_NUM_CLASSES
     from bench.data import get_dataset_spec
-    from bench.zoo.catalog import DataInput
+    from bench.profiling.catalog import DataInput
 
     spec = get_dataset_spec(dataset_name)
     num_classes = spec.num_classes or FALLBACK_NUM_CLASSES
@@ -116,8 +114,8 @@ def data_title(spec: DatasetSpec, data: DataInput) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from bench.profiling.catalog import model_row
     from bench.zoo import resolve_model_names
-    from bench.zoo.catalog import model_row
 
     dataset, data = data_input(args.dataset)
     names = resolve_model_names(args.models)
@@ -150,7 +148,7 @@ def adaptation_notes(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from bench.zoo.catalog import summarize
+    from bench.profiling.catalog import summarize
 
     dataset, data = data_input(args.dataset)
     with stderr.status(f"counting {args.model}"):

@@ -114,9 +114,7 @@ class SplitView(Dataset):
         return [labels[i] for i in self.indices]
 
 
-def stratified_split(
-    labels: Sequence[int], fractions: Sequence[float], *, seed: int = SPLIT_SEED
-) -> list[list[int]]:
+def stratified_split(labels: Sequence[int], fractions: Sequence[float], *, seed: int = SPLIT_SEED) -> list[list[int]]:
     """Split positions ``0..len(labels)-1`` into parts of the given fractions, per class.
 
     Parts are carved from the last to the first (the first part is what remains), so the
@@ -135,9 +133,7 @@ def stratified_split(
         _, counts = np.unique(all_labels[remaining], return_counts=True)
         stratify = all_labels[remaining] if counts.min() >= 2 else None
         try:
-            rest, taken = train_test_split(
-                remaining, test_size=share, random_state=seed, stratify=stratify
-            )
+            rest, taken = train_test_split(remaining, test_size=share, random_state=seed, stratify=stratify)
         except ValueError:  # too few samples per class for the requested share
             rest, taken = train_test_split(remaining, test_size=share, random_state=seed)
         carved.append(sorted(int(i) for i in taken))

@@ -60,9 +60,7 @@ def load_folder_raw(dataset: str, data_dir: Path, *, in_chans: int | None) -> Ra
     train_source = FileImages(train_samples, loader)
     val_source = FileImages(val_samples, loader)
     if test_samples is None:
-        train_idx, val_idx = stratified_split(
-            train_source.targets(), (1 - VAL_FRACTION, VAL_FRACTION)
-        )
+        train_idx, val_idx = stratified_split(train_source.targets(), (1 - VAL_FRACTION, VAL_FRACTION))
         splits = ((train_source, train_idx), (train_source, val_idx), (val_source, None))
     else:
         splits = ((train_source, None), (val_source, None), (FileImages(test_samples, loader), None))

@@ -106,9 +106,7 @@ def load_torchvision_raw(dataset: str, data_dir: Path, *, download: bool) -> Raw
     )
 
 
-def load_synthetic_raw(
-    *, input_size: int, num_classes: int, in_chans: int, seed: int
-) -> RawSplits:
+def load_synthetic_raw(*, input_size: int, num_classes: int, in_chans: int, seed: int) -> RawSplits:
     """Random tensors already at ``input_size``; labels are nominal (speed runs only)."""
     shape = (in_chans, input_size, input_size)
     parts = {

@@ -56,17 +56,13 @@ def tensor_transforms(
     if input_size != native_size:
         finish.append(v2.Resize((input_size, input_size), antialias=True))
     finish.append(v2.Normalize(mean=list(mean), std=list(std)))
-    augment: list[Callable[..., torch.Tensor]] = [
-        v2.RandomCrop(native_size, padding=augmentation.translate_px, fill=0)
-    ]
+    augment: list[Callable[..., torch.Tensor]] = [v2.RandomCrop(native_size, padding=augmentation.translate_px, fill=0)]
     if augmentation.hflip:
         augment.append(v2.RandomHorizontalFlip())
     return v2.Compose([to_float, *augment, *finish]), v2.Compose([to_float, *finish])
 
 
-def folder_transforms(
-    *, input_size: int, mean: Sequence[float], std: Sequence[float]
-) -> tuple[Transform, Transform]:
+def folder_transforms(*, input_size: int, mean: Sequence[float], std: Sequence[float]) -> tuple[Transform, Transform]:
     """(train, eval) transforms for PIL images: the reference ImageNet preprocessing."""
     to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
     normalize = v2.Normalize(mean=list(mean), std=list(std))

@@ -177,9 +177,7 @@ def _example_input(input_shape: tuple[int, int, int], device: str | torch.device
     return torch.randn(1, *input_shape, device=device)
 
 
-def count_macs(
-    model: nn.Module, input_shape: tuple[int, int, int], *, device: str | torch.device = "cpu"
-) -> MacCount:
+def count_macs(model: nn.Module, input_shape: tuple[int, int, int], *, device: str | torch.device = "cpu") -> MacCount:
     """MACs per image of ``model`` fed one ``input_shape`` (C, H, W) image.
 
     The model must already be on ``device`` (where the example input is made). Runs in eval
@@ -193,9 +191,7 @@ def count_macs(
         with _eval_no_grad(model):
             analysis = FlopCountAnalysis(model, (example,))
             analysis.clear_op_handles()
-            analysis.set_op_handle(
-                **{op: getattr(jit_handles, handle) for op, handle in _FVCORE_COUNTED_OPS.items()}
-            )
+            analysis.set_op_handle(**{op: getattr(jit_handles, handle) for op, handle in _FVCORE_COUNTED_OPS.items()})
             analysis.unsupported_ops_warnings(False)
             analysis.uncalled_modules_warnings(False)
             analysis.tracer_warnings("none")

@@ -105,9 +105,7 @@ def _git(args: list[str], cwd: str | Path | None) -> str | None:
     # GIT_OPTIONAL_LOCKS=0: `git status` must not rewrite the index of a shared checkout.
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=10, check=False
-        )
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None

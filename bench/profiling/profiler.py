@@ -42,7 +42,7 @@ from bench.profiling.complexity import (
 from bench.profiling.environment import device_name
 from bench.profiling.memory import PeakMemory
 from bench.profiling.timing import LatencyStats, TimingConfig, measure_latency
-from bench.runner.schema import format_input_size, make_row
+from bench.results.schema import format_input_size, make_row
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -83,9 +83,7 @@ class ProfileOptions:
         if self.precision not in PRECISIONS:
             raise BenchError(f"unknown precision {self.precision!r}", f"use one of {', '.join(PRECISIONS)}")
         if not self.batch_sizes or any(int(b) < 1 for b in self.batch_sizes):
-            raise BenchError(
-                f"bad batch sizes {self.batch_sizes}", "pass positive integers like --batch-sizes 1,32"
-            )
+            raise BenchError(f"bad batch sizes {self.batch_sizes}", "pass positive integers like --batch-sizes 1,32")
         if self.threads is not None and self.threads < 1:
             raise BenchError(f"--threads must be positive, got {self.threads}", "pass e.g. --threads 1")
         if self.precision == "fp16" and self.device.type == "cpu":

@@ -40,8 +40,7 @@ class TimingConfig:
     def __post_init__(self) -> None:
         if self.warmup_iters < 0 or self.min_iters < 1 or self.max_iters < self.min_iters:
             raise BenchError(
-                f"bad timing iterations: warmup {self.warmup_iters}, "
-                f"min {self.min_iters}, max {self.max_iters}",
+                f"bad timing iterations: warmup {self.warmup_iters}, min {self.min_iters}, max {self.max_iters}",
                 "use warmup >= 0 and 1 <= min <= max iterations",
             )
         for name in ("warmup_s", "min_time_s", "max_time_s"):

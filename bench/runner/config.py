@@ -23,8 +23,17 @@ from compress.variants import Variant, plan_variants
 
 # Settings a resumed run must share with the run it continues.
 RESUME_INVARIANTS = (
-    "dataset", "data_dir", "preset", "seed", "device", "input_size", "epochs", "threads",
-    "weights", "freeze", "dropout",
+    "dataset",
+    "data_dir",
+    "preset",
+    "seed",
+    "device",
+    "input_size",
+    "epochs",
+    "threads",
+    "weights",
+    "freeze",
+    "dropout",
 )
 
 

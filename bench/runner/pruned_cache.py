@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
+from bench.atomic import atomic_write_text
 from bench.errors import BenchError
-from bench.runner.results_file import atomic_write_text
 from bench.training.checkpoint import default_cache_dir
 from bench.training.evaluation import EvalResult
 from compress.pruning import load_pruned, save_pruned

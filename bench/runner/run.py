@@ -10,25 +10,25 @@ rows with ``status=failed`` and the run goes on; cells that depend on a failed b
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from bench.errors import BenchError
 from bench.profiling.environment import collect_environment
 from bench.profiling.profiler import ProfileOptions, backend_flags, thread_count
+from bench.results.store import RESULTS_DB, ResultStore
 from bench.runner.config import Cell, RunConfig, check_resumable
 from bench.runner.observer import RunObserver, SilentObserver
-from bench.runner.results_file import read_results
 from bench.runner.session import ModelSession
-from bench.runner.store import RESULTS_DB, ResultStore
-from reports.markdown import write_report
 
-if TYPE_CHECKING:
-    from reports.compare import Comparison
+# Writes the report of a run directory and returns its path: the orchestrating layer (the
+# CLI) passes `reports.markdown.write_report`, the runner itself never imports the reports.
+ReportWriter = Callable[[Path], Path]
 
 
 @dataclass
@@ -42,19 +42,26 @@ class RunSummary:
     cells_resumed: int
     failed: list[str] = field(default_factory=list)  # cell ids with failed rows
     seconds: float = 0.0
-    comparison: Comparison | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.failed and (self.comparison is None or self.comparison.exit_code == 0)
+        return not self.failed
 
 
-def execute_run(config: RunConfig, observer: RunObserver | None = None, argv: list[str] | None = None) -> RunSummary:
-    """Run every cell of ``config`` into ``config.out_dir``; see the module docstring."""
+def execute_run(
+    config: RunConfig,
+    observer: RunObserver | None = None,
+    argv: list[str] | None = None,
+    write_report: ReportWriter | None = None,
+) -> RunSummary:
+    """Run every cell of ``config`` into ``config.out_dir``; see the module docstring.
+
+    ``write_report`` is called once the store is exported, also when the run stops early
+    (Ctrl-C, an unexpected error), so a report always matches what the store holds.
+    """
     observer = observer or SilentObserver()
     start = time.perf_counter()
     _check_out_dir(config)
-    baseline_results = read_results(config.baseline) if config.baseline is not None else None
     splits_cache = _check_inputs(config)
     summary = RunSummary(config.out_dir, None, len(config.cells()), 0, 0)
     with ResultStore(config.out_dir) as store, thread_count(config.threads):
@@ -67,12 +74,8 @@ def execute_run(config: RunConfig, observer: RunObserver | None = None, argv: li
             _run_cells(todo, config, store, observer, summary, splits_cache)
         finally:
             store.export()
-            summary.report = write_report(config.out_dir)
-    if baseline_results is not None:
-        from reports.compare import compare_results
-        from reports.thresholds import parse_checks
-
-        summary.comparison = compare_results(baseline_results, read_results(config.out_dir), parse_checks(None))
+            if write_report is not None:
+                summary.report = write_report(config.out_dir)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -102,7 +105,7 @@ def _run_cells(
                 if any(row["status"] != "ok" for row in rows):  # e.g. an out-of-memory batch size
                     status = "failed"
                     error = next(row["error"] for row in rows if row["status"] != "ok")
-            except (Exception, torch.cuda.OutOfMemoryError) as exc:  # noqa: BLE001 - isolate the cell
+            except (Exception, torch.cuda.OutOfMemoryError) as exc:
                 status, error = "failed", _one_line(exc)
                 rows, artifacts = session.failed_rows(cell.variant, error), []
                 _free_memory()

@@ -28,11 +28,11 @@ from torch import nn
 from bench.data import DataSplits, get_dataset_spec
 from bench.devices import device_label
 from bench.profiling.profiler import ProfileOptions, profile_model
+from bench.results.schema import format_input_size, make_row
+from bench.results.store import EVALUATION, HISTORY, Artifact
 from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver
 from bench.runner.pruned_cache import PrunedModel, load_cached_pruned, pruned_cache_path, save_cached_pruned
-from bench.runner.schema import format_input_size, make_row
-from bench.runner.store import EVALUATION, HISTORY, Artifact
 from bench.training.evaluation import EvalResult, evaluate
 from bench.training.obtain import file_digest, input_size_for, model_for_splits, obtain_model
 from bench.training.recipes import get_recipe, pruned_recipe
@@ -210,7 +210,9 @@ class ModelSession:
         with clock.phase("evaluate"):
             before = evaluate(model, splits.test, device=cfg.device, class_names=splits.class_names)
         with clock.phase("finetune"):
-            trained = fit(model, splits, recipe, device=cfg.device, seed=cfg.seed, callback=self.observer.train_callback())
+            trained = fit(
+                model, splits, recipe, device=cfg.device, seed=cfg.seed, callback=self.observer.train_callback()
+            )
         with clock.phase("evaluate"):
             after = evaluate(model, splits.test, device=cfg.device, class_names=splits.class_names)
         return PrunedModel(model, "trained", before.top1, after, trained.history, trained.seconds)
@@ -295,7 +297,11 @@ class ModelSession:
                 macs_model = float_model if variant.is_quantized else None
                 rows.extend(
                     profile_model(
-                        model, input_shape=self.splits().input_shape, options=options, macs_model=macs_model, base_row=row
+                        model,
+                        input_shape=self.splits().input_shape,
+                        options=options,
+                        macs_model=macs_model,
+                        base_row=row,
                     )
                 )
         float_model.cpu()
@@ -334,6 +340,5 @@ def _calibration_batches(splits: DataSplits, n_images: int, seed: int, batch_siz
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(splits.train_plain), generator=generator)[:n_images].tolist()
     return [
-        _batch(splits.train_plain, order[start : start + batch_size])[0]
-        for start in range(0, len(order), batch_size)
+        _batch(splits.train_plain, order[start : start + batch_size])[0] for start in range(0, len(order), batch_size)
     ]

@@ -112,7 +112,7 @@ def load_checkpoint(path: str | Path, *, expected_key: dict[str, Any] | None = N
     fix = f"rerun with --retrain, or delete {path}"
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - zip, pickle and EOF errors all mean "corrupt"
+    except Exception as exc:
         reason = load_error_reason(exc)
         raise BenchError(f"checkpoint {path} is corrupt or unreadable ({reason})", fix) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

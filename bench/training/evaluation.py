@@ -80,18 +80,16 @@ def evaluate(
     return summarize(torch.cat(logits_list), torch.cat(labels_list), class_names)
 
 
-def summarize(
-    logits: torch.Tensor, labels: torch.Tensor, class_names: list[str] | None = None
-) -> EvalResult:
+def summarize(logits: torch.Tensor, labels: torch.Tensor, class_names: list[str] | None = None) -> EvalResult:
     """Every figure of :class:`EvalResult` from a split's logits (N, classes) and labels (N,)."""
     n, num_classes = logits.shape
     k = min(TOP_K, num_classes)
     top = logits.topk(k, dim=1).indices
     hits = top.eq(labels.unsqueeze(1))
     predicted = top[:, 0]
-    confusion = torch.bincount(
-        labels * num_classes + predicted, minlength=num_classes * num_classes
-    ).reshape(num_classes, num_classes)
+    confusion = torch.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes
+    )
     names = class_names if class_names is not None else [str(i) for i in range(num_classes)]
     if len(names) != num_classes:
         raise ValueError(f"{len(names)} class names for a model with {num_classes} outputs")
@@ -126,4 +124,3 @@ def _per_class(confusion: torch.Tensor, names: list[str]) -> list[dict[str, Any]
         }
         for i in range(len(names))
     ]
-

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from bench.errors import BenchError
-from bench.zoo.registry import ModelSpec
+from bench.zoo.spec import ModelSpec
 from bench.zoo.stages import stage_runs
 
 FREEZE_MODES = ("none", "backbone")

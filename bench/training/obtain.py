@@ -149,8 +149,18 @@ def obtain_model(
     if path.exists() and not retrain:
         return _from_cache(model, path, key, splits, recipe, device, freeze)
     return _train_and_save(
-        model, spec, splits, recipe, path=path, key=key, device=device, seed=seed,
-        start=start, freeze=freeze, download=download, callback=callback,
+        model,
+        spec,
+        splits,
+        recipe,
+        path=path,
+        key=key,
+        device=device,
+        seed=seed,
+        start=start,
+        freeze=freeze,
+        download=download,
+        callback=callback,
     )
 
 
@@ -253,7 +263,11 @@ def _train_and_save(
         with frozen(model, plan):
             result = fit(model, splits, recipe, device=device, seed=seed, callback=callback)
         history, best_epoch, best_val, seconds, trainable = (
-            result.history, result.best_epoch, result.best_val_top1, result.seconds, result.trainable
+            result.history,
+            result.best_epoch,
+            result.best_val_top1,
+            result.seconds,
+            result.trainable,
         )
         if freeze is not None:
             notes.append(_freeze_note(model, freeze, trainable))
@@ -274,7 +288,19 @@ def _train_and_save(
     }
     save_checkpoint(path, Checkpoint(key, model.state_dict(), history, evaluation.to_dict(), meta))
     return TrainedModel(
-        model, splits, history, evaluation, source, seconds, path, recipe, best_epoch, best_val, notes, trainable, freeze
+        model,
+        splits,
+        history,
+        evaluation,
+        source,
+        seconds,
+        path,
+        recipe,
+        best_epoch,
+        best_val,
+        notes,
+        trainable,
+        freeze,
     )
 
 
@@ -315,9 +341,7 @@ def _from_cache(
     )
 
 
-def _from_file(
-    model: nn.Module, path: Path, splits: DataSplits, recipe: Recipe, device: torch.device
-) -> TrainedModel:
+def _from_file(model: nn.Module, path: Path, splits: DataSplits, recipe: Recipe, device: torch.device) -> TrainedModel:
     load_state_strict(model, read_state_dict(path), source=str(path))
     model.to(device)
     evaluation = evaluate(model, splits.test, device=device, class_names=splits.class_names)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 from bench.errors import BenchError, suggest
-from bench.zoo.registry import ModelSpec
+from bench.zoo.spec import ModelSpec
 
 Preset = Literal["quick", "standard", "full"]
 PRESETS: tuple[str, ...] = ("quick", "standard", "full")
@@ -155,9 +155,7 @@ FAMILY_RECIPES: dict[str, dict[str, Overrides]] = {
 }
 
 
-def get_recipe(
-    spec: ModelSpec, preset: str, dataset: str, *, epochs: int | None = None
-) -> Recipe:
+def get_recipe(spec: ModelSpec, preset: str, dataset: str, *, epochs: int | None = None) -> Recipe:
     """The recipe for ``spec``'s family under ``preset`` on ``dataset`` (see module doc)."""
     if preset not in PRESETS:
         raise BenchError(f"unknown preset {preset!r}{suggest(preset, PRESETS)}", "use quick, standard or full")

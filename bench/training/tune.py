@@ -34,9 +34,9 @@ from typing import Any, Protocol
 
 import torch
 
+from bench.atomic import atomic_write_text
 from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError, suggest
-from bench.runner.results_file import atomic_write_text
 from bench.training.obtain import model_for_splits, splits_for_model
 from bench.training.recipes import OPTIMIZERS, SCHEDULES, Recipe, get_recipe
 from bench.training.trainer import TrainCallback, fit

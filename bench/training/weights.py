@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 import torch
 from torch import nn
 
 from bench.errors import BenchError
 from bench.training.checkpoint import load_error_reason
 from bench.zoo.adapt import adapt_conv_weight
-from bench.zoo.registry import ModelSpec
+from bench.zoo.spec import ModelSpec
 
 SHOWN = 5  # layer names listed in an error before "..."
 
@@ -53,7 +54,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise BenchError(f"weights file {path} does not exist", "pass the path of a state dict or checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not loadable"
+    except Exception as exc:
         raise BenchError(
             f"cannot load weights from {path} ({load_error_reason(exc)})",
             "pass a state dict saved with torch.save(model.state_dict(), path) or a cnnbench checkpoint",
@@ -63,9 +64,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             if isinstance(payload.get(wrapper), dict):
                 payload = payload[wrapper]
                 break
-    if not isinstance(payload, dict) or not payload or not all(
-        isinstance(v, torch.Tensor) for v in payload.values()
-    ):
+    if not isinstance(payload, dict) or not payload or not all(isinstance(v, torch.Tensor) for v in payload.values()):
         raise BenchError(f"{path} holds no state dict of tensors", "pass a state dict or a cnnbench checkpoint")
     return {_strip_module_prefix(k): v for k, v in payload.items()}
 
@@ -140,7 +139,7 @@ def load_pretrained(model: nn.Module, spec: ModelSpec, *, download: bool = False
     file = pretrained_file(spec, download=download)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise BenchError(
             f"cannot load {file} ({load_error_reason(exc)})", f"delete {file} and fetch it again"
         ) from None
@@ -198,6 +197,7 @@ def merge_pretrained(model: nn.Module, state: dict[str, torch.Tensor], *, source
         skipped=sorted({k.split(".")[0] for k in skipped}),
     )
 
+
 def _is_stem_mismatch(have: torch.Tensor, want: torch.Tensor) -> bool:
     """A conv kernel that differs only in its input channels, coming from RGB."""
     return (
@@ -217,4 +217,3 @@ def _names(items: list[str]) -> str:
 def _strip_module_prefix(key: str) -> str:
     """``module.conv1.weight`` (saved from DataParallel) -> ``conv1.weight``."""
     return key[len("module.") :] if key.startswith("module.") else key
-

@@ -1,27 +1,59 @@
-"""Drawing helpers shared by the viz figures: image grids, displayable images, atomic PNGs.
+"""Drawing helpers shared by every figure: results of drawing, atomic PNGs, image grids.
 
 Figures are :class:`matplotlib.figure.Figure` objects (never pyplot state) written through
-the report's atomic PNG writer, so `bench viz` and `bench report` save figures one way.
+:func:`save_figure`, so `bench viz` and `bench report` save figures one way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from reports.plots import PlotResult
+from bench.atomic import atomic_write
 
-# The report's atomic PNG writer (temporary file, then rename): one way to save figures.
-from reports.plots import save_figure
+__all__ = [
+    "DPI",
+    "PlotResult",
+    "display_image",
+    "grid_figure",
+    "label_title",
+    "save_figure",
+    "show_image",
+    "skip_figure",
+]
 
-__all__ = ["PlotResult", "display_image", "grid_figure", "label_title", "save_figure", "show_image"]
-
+DPI = 110
 WRONG_COLOR = "tab:red"
+
+
+@dataclass(frozen=True)
+class PlotResult:
+    """A figure written to ``path``, or ``path=None`` and why nothing was drawn."""
+
+    path: Path | None
+    reason: str = ""
+
+
+def skip_figure(reason: str) -> PlotResult:
+    return PlotResult(None, reason)
+
+
+def save_figure(figure: Figure, path: Path) -> PlotResult:
+    """Write the PNG atomically (bench.atomic): readers never see half a figure. Every figure
+    of `bench viz` and `bench report` is saved here, one way."""
+    path = Path(path)
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=DPI, bbox_inches="tight")
+    return PlotResult(path)
+
+
 
 
 def grid_figure(count: int, *, columns: int, panel: float = 1.6, extra_height: float = 0.5) -> tuple[Figure, list[Axes]]:

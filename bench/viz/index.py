@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.runner.results_file import atomic_write_text
+from bench.atomic import atomic_write_text
 from bench.viz.figures import PlotResult
 
 INDEX_NAME = "index.md"

@@ -31,7 +31,8 @@ from bench.viz.classification import (
 from bench.viz.index import FigureEntry, write_index
 from bench.viz.saliency import grad_cam, gradcam_stage, input_gradients, plot_heat_maps
 from bench.viz.subject import VizSubject
-from reports.plots import PlotResult, plot_confusion_matrix, plot_training_curves
+from bench.viz.evaluation_figures import plot_confusion_matrix, plot_training_curves
+from bench.viz.figures import PlotResult
 
 FIXED_FIGURES = ("training_curves.png", "confusion_matrix.png", "roc.png", "misclassified.png", "saliency.png", "gradcam.png")
 FEATURE_GLOB = "feature_maps_*.png"

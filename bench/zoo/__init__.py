@@ -12,21 +12,20 @@ from bench.zoo import (  # noqa: F401
     resnet,
     vgg,
 )
+from bench.zoo.builder import check_build_options, create_model
 from bench.zoo.registry import (
-    ModelConfig,
-    ModelSpec,
-    Reference,
-    create_model,
     get_model_spec,
     list_models,
     register_model,
     resolve_model_names,
 )
+from bench.zoo.spec import ModelConfig, ModelSpec, Reference
 
 __all__ = [
     "ModelConfig",
     "ModelSpec",
     "Reference",
+    "check_build_options",
     "create_model",
     "get_model_spec",
     "list_models",

@@ -20,9 +20,7 @@ from torch import nn
 from bench.errors import BenchError
 
 
-def set_in_chans(
-    model: nn.Module, conv_name: str, in_chans: int, *, inherit_init: bool = True
-) -> nn.Module:
+def set_in_chans(model: nn.Module, conv_name: str, in_chans: int, *, inherit_init: bool = True) -> nn.Module:
     """Replace the convolution ``conv_name`` by one reading ``in_chans`` channels; return ``model``.
 
     Out channels, kernel, stride, padding, dilation, bias and padding mode are kept. With

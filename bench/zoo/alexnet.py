@@ -29,12 +29,9 @@ from bench.zoo.references import torchvision_reference
 from bench.zoo.registry import register_model
 
 ALEXNET_PAPER = (
-    "ImageNet Classification with Deep Convolutional Neural Networks "
-    "(Krizhevsky, Sutskever & Hinton, NeurIPS 2012)"
+    "ImageNet Classification with Deep Convolutional Neural Networks (Krizhevsky, Sutskever & Hinton, NeurIPS 2012)"
 )
-ZFNET_PAPER = (
-    "Visualizing and Understanding Convolutional Networks (Zeiler & Fergus, ECCV 2014; arXiv 2013)"
-)
+ZFNET_PAPER = "Visualizing and Understanding Convolutional Networks (Zeiler & Fergus, ECCV 2014; arXiv 2013)"
 
 
 def zfnet_features(in_chans: int) -> nn.Sequential:
@@ -73,9 +70,7 @@ class ZFNet(AlexNet):
     small_input="resize",
     small_input_note="resized up to 63x63, the smallest input AlexNet's pooling accepts",
     classifier=("classifier.6",),
-    references=(
-        torchvision_reference("AlexNet_Weights.IMAGENET1K_V1", params=61_100_840, gmacs=0.714),
-    ),
+    references=(torchvision_reference("AlexNet_Weights.IMAGENET1K_V1", params=61_100_840, gmacs=0.714),),
     norm=None,
     torchvision_name="alexnet",
 )

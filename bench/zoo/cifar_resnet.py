@@ -41,7 +41,9 @@ class ZeroPadShortcut(nn.Module):
     def __init__(self, in_chans: int, out_chans: int, stride: int) -> None:
         super().__init__()
         if out_chans % in_chans:
-            raise ValueError(f"option-A shortcut needs out_chans ({out_chans}) to be a multiple of in_chans ({in_chans})")
+            raise ValueError(
+                f"option-A shortcut needs out_chans ({out_chans}) to be a multiple of in_chans ({in_chans})"
+            )
         self.stride = stride
         self.copies = out_chans // in_chans
 

@@ -26,15 +26,11 @@ from bench.zoo.registry import register_model
     small_input="native",
     small_input_note="global average pooling: the ImageNet architecture runs unchanged from 29x29 up",
     classifier=("classifier",),
-    references=(
-        torchvision_reference("DenseNet121_Weights.IMAGENET1K_V1", params=7_978_856, gmacs=2.834),
-    ),
+    references=(torchvision_reference("DenseNet121_Weights.IMAGENET1K_V1", params=7_978_856, gmacs=2.834),),
     torchvision_name="densenet121",
 )
 def densenet121(*, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224) -> nn.Module:
     """torchvision DenseNet-121, stem adapted to ``in_chans``."""
     del input_size  # global average pooling: the weights do not depend on the input size
-    model = DenseNet(
-        growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=num_classes
-    )
+    model = DenseNet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=num_classes)
     return set_in_chans(model, "features.conv0", in_chans)

@@ -26,9 +26,9 @@ from torch import nn
 
 from bench.errors import BenchError, suggest
 from bench.zoo.adapt import first_conv_name, set_in_chans
-from bench.zoo.catalog import structure_only
 from bench.zoo.references import torchvision_reference
-from bench.zoo.registry import ModelSpec, Reference
+from bench.zoo.spec import ModelSpec, Reference
+from bench.zoo.structure import structure_only
 
 PROBE_CLASSES = 1000  # class count of the structure-only builds that find the classifier
 # Inference-time defaults for torchvision models with auxiliary training heads: without them
@@ -39,7 +39,7 @@ TORCHVISION_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def external_spec(name: str) -> ModelSpec:
     """The spec of ``tv:NAME`` or ``timm:NAME``; unknown names raise with close names suggested."""
     prefix, _, model_name = name.partition(":")
@@ -53,9 +53,12 @@ def external_spec(name: str) -> ModelSpec:
 def _classifier_names(model: nn.Module, num_classes: int) -> tuple[str, ...]:
     last = None
     for module_name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and module.out_features == num_classes:
-            last = module_name
-        elif isinstance(module, nn.Conv2d) and module.out_channels == num_classes:
+        if (
+            isinstance(module, nn.Linear)
+            and module.out_features == num_classes
+            or isinstance(module, nn.Conv2d)
+            and module.out_channels == num_classes
+        ):
             last = module_name
     return (last,) if last else ()
 
@@ -172,15 +175,11 @@ def _timm_spec(name: str, model_name: str) -> ModelSpec:
     )
 
 
-def _build_timm(
-    model_name: str, *, num_classes: int, in_chans: int, input_size: int, **kwargs: Any
-) -> nn.Module:
+def _build_timm(model_name: str, *, num_classes: int, in_chans: int, input_size: int, **kwargs: Any) -> nn.Module:
     import timm
 
     del input_size  # timm models with a fixed size are fed their native size (min = native)
-    return timm.create_model(
-        model_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs
-    )
+    return timm.create_model(model_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
 
 
 def smallest_accepted_size(builder: Callable[..., nn.Module], upper: int) -> int:

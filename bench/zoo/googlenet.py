@@ -45,7 +45,5 @@ from bench.zoo.registry import register_model
 def googlenet(*, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224) -> nn.Module:
     """torchvision GoogLeNet without auxiliary heads or input transform, stem adapted to ``in_chans``."""
     del input_size  # global average pooling: the weights do not depend on the input size
-    model = GoogLeNet(
-        num_classes=num_classes, aux_logits=False, transform_input=False, init_weights=True
-    )
+    model = GoogLeNet(num_classes=num_classes, aux_logits=False, transform_input=False, init_weights=True)
     return set_in_chans(model, "conv1.conv", in_chans)

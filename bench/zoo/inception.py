@@ -46,7 +46,5 @@ from bench.zoo.registry import register_model
 def inception_v3(*, num_classes: int = 1000, in_chans: int = 3, input_size: int = 299) -> nn.Module:
     """torchvision Inception-v3 without the auxiliary head or input transform."""
     del input_size  # global average pooling: the weights do not depend on the input size
-    model = Inception3(
-        num_classes=num_classes, aux_logits=False, transform_input=False, init_weights=True
-    )
+    model = Inception3(num_classes=num_classes, aux_logits=False, transform_input=False, init_weights=True)
     return set_in_chans(model, "Conv2d_1a_3x3.conv", in_chans)

@@ -176,7 +176,9 @@ def classifier_dropouts(model: nn.Module, classifier: Iterable[str]) -> list[str
     return list(found)
 
 
-def set_classifier_dropout(model: nn.Module, p: float, classifier: Iterable[str], *, model_name: str = "the model") -> list[str]:
+def set_classifier_dropout(
+    model: nn.Module, p: float, classifier: Iterable[str], *, model_name: str = "the model"
+) -> list[str]:
     """Set ``p`` on every classifier dropout of ``model``; returns their names, or raises when none."""
     check_dropout(p)
     names = classifier_dropouts(model, classifier)
@@ -192,21 +194,3 @@ def set_classifier_dropout(model: nn.Module, p: float, classifier: Iterable[str]
 
 def _join(parent: str, child: str) -> str:
     return f"{parent}.{child}" if parent else child
-
-
-def check_build_options(
-    name: str,
-    *,
-    norm: str | None = None,
-    dropout: float | None = None,
-    in_chans: int = 3,
-    input_size: int | None = None,
-) -> None:
-    """Raise the BenchError that building ``name`` with ``norm``/``dropout`` would raise, building
-    it on the meta device only (no memory, no initialization): commands check every model first."""
-    if norm is None and dropout is None:
-        return
-    from bench.zoo.catalog import structure_only
-    from bench.zoo.registry import create_model
-
-    structure_only(lambda: create_model(name, in_chans=in_chans, input_size=input_size, norm=norm, dropout=dropout))

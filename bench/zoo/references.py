@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bench.zoo.registry import Reference
+from bench.zoo.spec import Reference
 
 IMAGENET_CLASSES = 1000
 TORCHVISION_SOURCE = "torchvision weights meta ({weights})"

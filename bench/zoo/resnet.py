@@ -26,9 +26,7 @@ from bench.zoo.references import torchvision_reference
 from bench.zoo.registry import register_model
 
 RESNET_PAPER = "Deep Residual Learning for Image Recognition (He et al., CVPR 2016; arXiv 2015)"
-RESNEXT_PAPER = (
-    "Aggregated Residual Transformations for Deep Neural Networks (Xie et al., CVPR 2017; arXiv 2016)"
-)
+RESNEXT_PAPER = "Aggregated Residual Transformations for Deep Neural Networks (Xie et al., CVPR 2017; arXiv 2016)"
 SMALL_INPUT_NOTE = (
     "global average pooling: the ImageNet architecture runs unchanged at any size "
     "(opt-in cifar_stem=True: 3x3 stride-1 stem, no max-pool)"
@@ -48,9 +46,7 @@ def build_resnet(
 ) -> nn.Module:
     """torchvision ResNet/ResNeXt; ``cifar_stem`` swaps the 7x7/2 stem and max-pool for a 3x3/1 conv."""
     del input_size  # global average pooling: the weights do not depend on the input size
-    model = ResNet(
-        block, list(layers), num_classes=num_classes, groups=groups, width_per_group=width_per_group
-    )
+    model = ResNet(block, list(layers), num_classes=num_classes, groups=groups, width_per_group=width_per_group)
     if cifar_stem:
         model.conv1 = nn.Conv2d(in_chans, 64, kernel_size=3, stride=1, padding=1, bias=False)
         nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -61,19 +57,60 @@ def build_resnet(
 
 # name -> (family, year, paper, builder settings, weights enum, published params, published GMACs)
 VARIANTS: dict[str, tuple[str, int, str, dict, str, int, float]] = {
-    "resnet18": ("resnet", 2015, RESNET_PAPER, dict(block=BasicBlock, layers=(2, 2, 2, 2)),
-                 "ResNet18_Weights.IMAGENET1K_V1", 11_689_512, 1.814),
-    "resnet34": ("resnet", 2015, RESNET_PAPER, dict(block=BasicBlock, layers=(3, 4, 6, 3)),
-                 "ResNet34_Weights.IMAGENET1K_V1", 21_797_672, 3.664),
-    "resnet50": ("resnet", 2015, RESNET_PAPER, dict(block=Bottleneck, layers=(3, 4, 6, 3)),
-                 "ResNet50_Weights.IMAGENET1K_V2", 25_557_032, 4.089),
-    "resnet101": ("resnet", 2015, RESNET_PAPER, dict(block=Bottleneck, layers=(3, 4, 23, 3)),
-                  "ResNet101_Weights.IMAGENET1K_V2", 44_549_160, 7.801),
-    "resnet152": ("resnet", 2015, RESNET_PAPER, dict(block=Bottleneck, layers=(3, 8, 36, 3)),
-                  "ResNet152_Weights.IMAGENET1K_V2", 60_192_808, 11.514),
-    "resnext50_32x4d": ("resnext", 2016, RESNEXT_PAPER,
-                        dict(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, width_per_group=4),
-                        "ResNeXt50_32X4D_Weights.IMAGENET1K_V2", 25_028_904, 4.23),
+    "resnet18": (
+        "resnet",
+        2015,
+        RESNET_PAPER,
+        dict(block=BasicBlock, layers=(2, 2, 2, 2)),
+        "ResNet18_Weights.IMAGENET1K_V1",
+        11_689_512,
+        1.814,
+    ),
+    "resnet34": (
+        "resnet",
+        2015,
+        RESNET_PAPER,
+        dict(block=BasicBlock, layers=(3, 4, 6, 3)),
+        "ResNet34_Weights.IMAGENET1K_V1",
+        21_797_672,
+        3.664,
+    ),
+    "resnet50": (
+        "resnet",
+        2015,
+        RESNET_PAPER,
+        dict(block=Bottleneck, layers=(3, 4, 6, 3)),
+        "ResNet50_Weights.IMAGENET1K_V2",
+        25_557_032,
+        4.089,
+    ),
+    "resnet101": (
+        "resnet",
+        2015,
+        RESNET_PAPER,
+        dict(block=Bottleneck, layers=(3, 4, 23, 3)),
+        "ResNet101_Weights.IMAGENET1K_V2",
+        44_549_160,
+        7.801,
+    ),
+    "resnet152": (
+        "resnet",
+        2015,
+        RESNET_PAPER,
+        dict(block=Bottleneck, layers=(3, 8, 36, 3)),
+        "ResNet152_Weights.IMAGENET1K_V2",
+        60_192_808,
+        11.514,
+    ),
+    "resnext50_32x4d": (
+        "resnext",
+        2016,
+        RESNEXT_PAPER,
+        dict(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, width_per_group=4),
+        "ResNeXt50_32X4D_Weights.IMAGENET1K_V2",
+        25_028_904,
+        4.23,
+    ),
 }
 
 

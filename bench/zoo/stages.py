@@ -55,7 +55,9 @@ def has_conv(module: nn.Module) -> bool:
 
 
 @contextmanager
-def recording(modules: dict[str, nn.Module], *, keep_tensors: bool) -> Iterator[list[tuple[str, torch.Tensor | torch.Size]]]:
+def recording(
+    modules: dict[str, nn.Module], *, keep_tensors: bool
+) -> Iterator[list[tuple[str, torch.Tensor | torch.Size]]]:
     """Record (name, 4-d output) of ``modules`` in the order they finish, during the block.
 
     Outputs are cloned when kept: later in-place operations (ReLU(inplace=True), ``+=``)

@@ -29,8 +29,7 @@ from bench.zoo.references import torchvision_reference
 from bench.zoo.registry import register_model
 
 PAPER = (
-    "Very Deep Convolutional Networks for Large-Scale Image Recognition "
-    "(Simonyan & Zisserman, ICLR 2015; arXiv 2014)"
+    "Very Deep Convolutional Networks for Large-Scale Image Recognition (Simonyan & Zisserman, ICLR 2015; arXiv 2014)"
 )
 IMAGENET_SIZE = 224
 SMALL_INPUT_NOTE = (
@@ -57,9 +56,7 @@ def cifar_head(num_classes: int, dropout: float = 0.5) -> nn.Sequential:
     return head
 
 
-def build_vgg(
-    config: str, *, batch_norm: bool, num_classes: int, in_chans: int, input_size: int
-) -> nn.Module:
+def build_vgg(config: str, *, batch_norm: bool, num_classes: int, in_chans: int, input_size: int) -> nn.Module:
     """torchvision VGG ``config`` (A, B, D or E); the CIFAR head below 224x224."""
     features = set_in_chans(make_layers(cfgs[config], batch_norm=batch_norm), "0", in_chans)
     if input_size >= IMAGENET_SIZE:

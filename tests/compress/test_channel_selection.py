@@ -48,5 +48,7 @@ def test_round_to_counts_the_whole_grouped_width(grouped_net):
 
 
 def test_global_pruning_at_a_tiny_ratio_removes_nothing(grouped_net):
-    result = prune_model(grouped_net, ratio=0.01, example_inputs=torch.randn(1, 3, 8, 8), global_pruning=True, round_to=None)
+    result = prune_model(
+        grouped_net, ratio=0.01, example_inputs=torch.randn(1, 3, 8, 8), global_pruning=True, round_to=None
+    )
     assert all(w.before == w.after for w in result.widths) and result.groups_pruned == 0

@@ -18,8 +18,15 @@ from compress.quantization import quantize_int8, random_calibration_batches
 # plain + BN, tanh and average pools, 1x1-conv classifier, residual additions, option-A
 # shortcuts, grouped convolutions, concatenations (Inception, with average pools; DenseNet)
 REPRESENTATIVES = (
-    "vgg11_bn", "lenet5", "nin", "resnet18", "resnet20", "resnext50_32x4d",
-    "googlenet", "inception_v3", "densenet121",
+    "vgg11_bn",
+    "lenet5",
+    "nin",
+    "resnet18",
+    "resnet20",
+    "resnext50_32x4d",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
 )
 MODELS = list(REPRESENTATIVES)
 

@@ -77,7 +77,9 @@ def test_the_criterion_decides_which_channels_go():
     """l1 removes exactly the weak channels; the random control keeps some of them."""
     x = torch.randn(1, 3, 8, 8)
     by_l1 = prune_model(_net_with_eight_weak_channels(), ratio=0.5, example_inputs=x, criterion="l1", round_to=None)
-    by_random = prune_model(_net_with_eight_weak_channels(), ratio=0.5, example_inputs=x, criterion="random", round_to=None)
+    by_random = prune_model(
+        _net_with_eight_weak_channels(), ratio=0.5, example_inputs=x, criterion="random", round_to=None
+    )
     weakest = 1e-2 * _net_with_eight_weak_channels()[0].weight[:8].abs().sum(dim=(1, 2, 3)).min()
     l1_norms = by_l1.model[0].weight.abs().sum(dim=(1, 2, 3))
     random_norms = by_random.model[0].weight.abs().sum(dim=(1, 2, 3))

@@ -79,8 +79,12 @@ def test_aux_heads_and_the_classifier_keep_their_outputs_and_follow_their_inputs
 def test_taylor_and_global_pruning(aux_net):
     batches = [(torch.randn(4, 3, 8, 8), torch.randint(4, (4,)))]
     result = prune_model(
-        aux_net, ratio=0.5, example_inputs=torch.randn(1, 3, 8, 8), criterion="taylor",
-        global_pruning=True, grad_batches=batches,
+        aux_net,
+        ratio=0.5,
+        example_inputs=torch.randn(1, 3, 8, 8),
+        criterion="taylor",
+        global_pruning=True,
+        grad_batches=batches,
     )
     assert result.global_pruning and result.criterion == "taylor"
     assert all(p.grad is None for p in aux_net.parameters())  # scoring gradients are dropped

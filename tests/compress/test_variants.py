@@ -42,8 +42,20 @@ def test_variant_flags():
 
 @pytest.mark.parametrize(
     "name",
-    ["pruned", "pruned-", "pruned-150", "pruned-0", "int4", "int8+pruned-50", "int8+int8", "Baseline",
-     "norm-bn", "norm-foo", "norm-gn+int8", "pruned-50+norm-gn"],
+    [
+        "pruned",
+        "pruned-",
+        "pruned-150",
+        "pruned-0",
+        "int4",
+        "int8+pruned-50",
+        "int8+int8",
+        "Baseline",
+        "norm-bn",
+        "norm-foo",
+        "norm-gn+int8",
+        "pruned-50+norm-gn",
+    ],
 )
 def test_unknown_variant_names_are_errors(name):
     with pytest.raises(BenchError):

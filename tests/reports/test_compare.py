@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.runner.results_file import ResultSet, read_results, write_results_json
-from bench.runner.schema import make_row
+from bench.results.results_file import ResultSet, read_results, write_results_json
+from bench.results.schema import make_row
 from reports.compare import EnvironmentMismatch, compare_results
 from reports.thresholds import (
     DEFAULT_CHECKS,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.runner.schema import make_row
-from bench.runner.store import EVALUATION, HISTORY, Artifact, ResultStore
+from bench.results.schema import make_row
+from bench.results.store import EVALUATION, HISTORY, Artifact, ResultStore
 from reports.markdown import FIGURES, write_report
 
 RUN_INFO = {

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner.schema import make_row
+from bench.results.schema import make_row
+from bench.viz.evaluation_figures import best_evaluation, plot_confusion_matrix, plot_training_curves
 from reports.plots import (
-    best_evaluation,
     pareto_front,
     plot_accuracy_vs_latency,
-    plot_confusion_matrix,
     plot_params_vs_macs,
     plot_speedup,
-    plot_training_curves,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

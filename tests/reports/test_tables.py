@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.runner.schema import make_row
+from bench.results.schema import make_row
 from reports.tables import compression_table, failures_table, format_cell, model_table, speedups, to_markdown
 
 
@@ -128,8 +128,5 @@ def test_format_cell(value: object, text: str) -> None:
 def test_to_markdown_renders_a_pipe_table() -> None:
     frame = pd.DataFrame({"model": ["lenet5", "vgg|11"], "params": [61706, None], "p50 ms": [0.5, 12.25]})
     assert to_markdown(frame) == (
-        "| model | params | p50 ms |\n"
-        "| --- | ---: | ---: |\n"
-        "| lenet5 | 61,706 | 0.50 |\n"
-        "| vgg\\|11 | - | 12.2 |\n"
+        "| model | params | p50 ms |\n| --- | ---: | ---: |\n| lenet5 | 61,706 | 0.50 |\n| vgg\\|11 | - | 12.2 |\n"
     )

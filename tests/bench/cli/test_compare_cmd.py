@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bench.cli.main import main
-from bench.runner.results_file import write_results_json
-from bench.runner.schema import make_row
+from bench.results.results_file import write_results_json
+from bench.results.schema import make_row
 
 RUN = {"torch": "2.15.0", "cpu_model": "Test CPU", "cpu_threads": 2, "gpu_name": None, "quantized_engine": "x86"}
 

@@ -8,7 +8,7 @@ import torch
 from bench.cli import common, profile_cmd
 from bench.cli.main import main
 from bench.errors import BenchError
-from bench.runner.schema import FIELD_NAMES
+from bench.results.schema import FIELD_NAMES
 
 QUICK = ["--device", "cpu", "--warmup", "1", "--warmup-time", "0", "--min-iters", "2", "--min-time", "0"]
 

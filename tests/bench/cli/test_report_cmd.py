@@ -9,9 +9,9 @@ import pytest
 
 from bench.cli.main import main
 from bench.errors import EXIT_OK, EXIT_USAGE
-from bench.runner.results_file import read_results
-from bench.runner.schema import make_row
-from bench.runner.store import RESULTS_DB, ResultStore
+from bench.results.results_file import read_results
+from bench.results.schema import make_row
+from bench.results.store import RESULTS_DB, ResultStore
 
 
 def _store_one_row(run_dir: Path) -> None:

@@ -55,9 +55,7 @@ def write_cifar10(root: Path, per_batch: int = 12, n_test: int = 10) -> None:
 @pytest.fixture
 def no_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
     """Our tiny CIFAR files cannot match the real archives' MD5 sums: check presence only."""
-    monkeypatch.setattr(
-        torchvision.datasets.cifar, "check_integrity", lambda fpath, md5=None: os.path.isfile(fpath)
-    )
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda fpath, md5=None: os.path.isfile(fpath))
 
 
 @pytest.mark.parametrize(("dataset", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])

@@ -10,7 +10,7 @@ import bench.profiling.profiler as profiler
 from bench.errors import BenchError
 from bench.profiling.profiler import ProfileOptions, backend_flags, profile_model, thread_count
 from bench.profiling.timing import TimingConfig
-from bench.runner.schema import FIELD_NAMES
+from bench.results.schema import FIELD_NAMES
 
 FAST = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0)
 
@@ -120,9 +120,7 @@ def test_out_of_memory_batch_is_recorded_and_the_sweep_goes_on(tiny: nn.Module) 
 
 def test_int8_model_reports_the_float_models_macs(int8_lenet) -> None:
     float_model, int8_model = int8_lenet
-    rows = profile_model(
-        int8_model, input_shape=(1, 32, 32), options=options(precision="int8"), macs_model=float_model
-    )
+    rows = profile_model(int8_model, input_shape=(1, 32, 32), options=options(precision="int8"), macs_model=float_model)
     row = rows[0]
     assert row["status"] == "ok" and row["precision"] == "int8"
     assert row["macs"] == 416_520 and row["params"] == 61_706

@@ -8,12 +8,30 @@ import pytest
 
 from bench.cli.main import main
 from bench.errors import EXIT_OK, EXIT_USAGE
-from bench.runner.results_file import read_results
+from bench.results.results_file import read_results
 
 # One epoch at 16x16 and short timing: these tests check the plumbing, not the figures.
 FAST = [
-    "--epochs", "1", "--input-size", "16", "--threads", "1", "--prune", "none", "--quantize", "none",
-    "--batch-sizes", "1", "--warmup", "1", "--warmup-time", "0", "--min-iters", "3", "--min-time", "0.02",
+    "--epochs",
+    "1",
+    "--input-size",
+    "16",
+    "--threads",
+    "1",
+    "--prune",
+    "none",
+    "--quantize",
+    "none",
+    "--batch-sizes",
+    "1",
+    "--warmup",
+    "1",
+    "--warmup-time",
+    "0",
+    "--min-iters",
+    "3",
+    "--min-time",
+    "0.02",
 ]
 
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from bench.cli.main import main
-from bench.runner.results_file import read_results
-from bench.runner.schema import KEY_FIELDS, row_key
+from bench.results.results_file import read_results
+from bench.results.schema import KEY_FIELDS, row_key
 from bench.zoo.registry import ModelSpec, add_spec, remove_spec
 
 # Short timing keeps the suite fast; the figures are not what these tests check.
@@ -95,7 +95,9 @@ def test_resume_of_a_finished_run_does_nothing(lenet_run: Path) -> None:
     assert read_results(lenet_run).rows == before
 
 
-def test_baseline_comparison_runs_at_the_end(lenet_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_comparison_runs_at_the_end(
+    lenet_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "again"
     code = main(["run", "--models", "lenet5", "--prune", "none", "--quantize", "none", "--out", str(out),
                  "--baseline", str(lenet_run / "results.json"), *FAST])  # fmt: skip

@@ -71,7 +71,9 @@ def test_freezing_past_the_last_stage_names_the_stage_count() -> None:
 
 def test_a_freeze_needs_weights_to_start_from(small_digits, tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="--freeze backbone needs weights to start from"):
-        obtain_model("lenet5", dataset="digits", device="cpu", cache_dir=tmp_path, splits=small_digits, freeze="backbone")
+        obtain_model(
+            "lenet5", dataset="digits", device="cpu", cache_dir=tmp_path, splits=small_digits, freeze="backbone"
+        )
 
 
 def test_frozen_parameters_leave_the_optimizer_and_their_batch_norms_stay_in_eval() -> None:
@@ -109,7 +111,9 @@ def test_first_stages_frozen_stay_bit_for_bit_while_later_ones_and_the_head_trai
     assert other.checkpoint_path != trained.checkpoint_path  # the freeze is part of the key
 
 
-def test_a_frozen_backbone_trains_only_the_classifier_replaced_for_the_class_count(small_digits, tmp_path: Path) -> None:
+def test_a_frozen_backbone_trains_only_the_classifier_replaced_for_the_class_count(
+    small_digits, tmp_path: Path
+) -> None:
     path, start = saved_weights(tmp_path, "lenet5", num_classes=5)  # weights for another task
     trained = fine_tune("lenet5", small_digits, tmp_path, path, "backbone")
     after = trained.model.state_dict()

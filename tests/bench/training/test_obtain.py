@@ -25,9 +25,7 @@ def small_digits():
 
 
 def obtain(name: str, splits, cache: Path, **kwargs):
-    return obtain_model(
-        name, dataset="digits", device="cpu", cache_dir=cache, epochs=1, splits=splits, **kwargs
-    )
+    return obtain_model(name, dataset="digits", device="cpu", cache_dir=cache, epochs=1, splits=splits, **kwargs)
 
 
 def test_trains_once_then_loads_the_identical_model_from_the_cache(small_digits, tmp_path: Path) -> None:

@@ -6,8 +6,7 @@ import pytest
 
 from bench.errors import BenchError
 from bench.training import PRESETS, Recipe, finetune_recipe, get_recipe
-from bench.training.recipes import pruned_recipe
-from bench.training.recipes import BASE, family_keys
+from bench.training.recipes import BASE, family_keys, pruned_recipe
 from bench.training.trainer import lr_factor_fn
 from bench.zoo import get_model_spec, list_models
 

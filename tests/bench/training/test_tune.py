@@ -37,12 +37,20 @@ class _Untouchable(Dataset):
 @pytest.fixture(scope="module")
 def small_digits():
     splits = load_splits("digits")
-    return replace(splits, train=Subset(splits.train, range(320)), val=Subset(splits.val, range(90)), test=_Untouchable())
+    return replace(
+        splits, train=Subset(splits.train, range(320)), val=Subset(splits.val, range(90)), test=_Untouchable()
+    )
 
 
 def test_grid_values_take_the_recipe_field_types_and_adam_runs_as_adamw() -> None:
     grid = parse_grid(["lr=0.01,1e-1,0.01", "optimizer=SGD,adam,adamw", "batch_size=32", "epochs=2", "weight_decay=0"])
-    assert grid == {"lr": [0.01, 0.1], "optimizer": ["sgd", "adamw"], "batch_size": [32], "epochs": [2], "weight_decay": [0.0]}
+    assert grid == {
+        "lr": [0.01, 0.1],
+        "optimizer": ["sgd", "adamw"],
+        "batch_size": [32],
+        "epochs": [2],
+        "weight_decay": [0.0],
+    }
     assert grid_points({"lr": [1, 2], "optimizer": ["sgd", "adamw"]}) == [
         {"lr": 1, "optimizer": "sgd"},
         {"lr": 1, "optimizer": "adamw"},
@@ -72,7 +80,13 @@ def test_grid_values_take_the_recipe_field_types_and_adam_runs_as_adamw() -> Non
         (["lr="], "bad --grid 'lr='"),
         (["lr=0.1", "lr=0.2"], "--grid lr is given twice"),
         ([], "no --grid given"),
-        (["lr=" + ",".join(str(0.001 * i) for i in range(1, 18)), "batch_size=" + ",".join(str(i) for i in range(1, 17))], "more than 256"),
+        (
+            [
+                "lr=" + ",".join(str(0.001 * i) for i in range(1, 18)),
+                "batch_size=" + ",".join(str(i) for i in range(1, 17)),
+            ],
+            "more than 256",
+        ),
     ],
 )
 def test_bad_grids_are_one_line_errors(specs: list[str], message: str) -> None:
@@ -102,7 +116,9 @@ def test_a_diverging_trial_is_recorded_and_ranked_last(small_digits, monkeypatch
         return real_fit(model, splits, recipe, **kwargs)
 
     monkeypatch.setattr(tune_module, "fit", fit)
-    result = tune("lenet5", dataset="digits", grid={"lr": [10.0, 1e-3], "epochs": [1]}, device="cpu", splits=small_digits)
+    result = tune(
+        "lenet5", dataset="digits", grid={"lr": [10.0, 1e-3], "epochs": [1]}, device="cpu", splits=small_digits
+    )
     assert [(t.params["lr"], t.status) for t in result.trials] == [(1e-3, "ok"), (10.0, "failed")]
     assert "diverged" in result.trials[1].error and result.trials[1].val_top1 is None
     assert result.trials[1].index == 1  # the grid order is kept in the trial numbers
@@ -117,11 +133,17 @@ def test_tune_refuses_data_without_labels() -> None:
 
 
 def test_the_saved_best_recipe_loads_back_identical(small_digits, tmp_path: Path) -> None:
-    result = tune("lenet5", dataset="digits", grid={"epochs": [1], "optimizer": ["sgd"]}, device="cpu", splits=small_digits)
+    result = tune(
+        "lenet5", dataset="digits", grid={"epochs": [1], "optimizer": ["sgd"]}, device="cpu", splits=small_digits
+    )
     path = save_recipe(result, tmp_path / "deep" / "best.json")
     assert load_recipe(path) == result.best.recipe
     tuned = json.loads(path.read_text())["tuned"]
-    assert tuned["model"] == "lenet5" and tuned["score"] == "val_top1" and tuned["params"] == {"epochs": 1, "optimizer": "sgd"}
+    assert (
+        tuned["model"] == "lenet5"
+        and tuned["score"] == "val_top1"
+        and tuned["params"] == {"epochs": 1, "optimizer": "sgd"}
+    )
     assert default_recipe_path("lenet5", "digits") == Path("tune/lenet5-digits.json")
 
 
@@ -157,7 +179,9 @@ def _recipe_file(tmp_path: Path, **changes) -> Path:
         ({"weight_decay": -0.1}, "weight_decay = -0.1 is out of range"),
     ],
 )
-def test_corrupt_or_foreign_recipe_files_are_one_line_errors_naming_the_file(tmp_path: Path, changes: dict, message: str) -> None:
+def test_corrupt_or_foreign_recipe_files_are_one_line_errors_naming_the_file(
+    tmp_path: Path, changes: dict, message: str
+) -> None:
     path = _recipe_file(tmp_path, **changes)
     with pytest.raises(BenchError) as info:
         load_recipe(path)

@@ -19,7 +19,7 @@ from bench.viz.activations import (
 )
 from bench.viz.saliency import gradcam_stage
 from bench.zoo import create_model
-from bench.zoo.catalog import DataInput, blank_model
+from bench.profiling.catalog import DataInput, blank_model
 
 DIGITS = DataInput(in_chans=1, image_size=32, num_classes=10)
 

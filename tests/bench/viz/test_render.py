@@ -13,7 +13,7 @@ from bench.viz.index import FigureEntry, render_index
 from bench.viz.render import default_out_dir, render
 from bench.viz.subject import VizSubject
 from bench.zoo import create_model
-from reports.plots import PlotResult
+from bench.viz.figures import PlotResult
 
 HISTORY = [
     {"epoch": e, "train_loss": 2.0 / e, "train_top1": 50.0 + e, "val_loss": 2.1 / e, "val_top1": 48.0 + e, "lr": 0.01, "seconds": 1.0}

@@ -8,16 +8,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import BenchError
-from bench.zoo import create_model
-from bench.zoo.catalog import structure_only
+from bench.zoo import check_build_options, create_model
 from bench.zoo.norm import (
-    check_build_options,
     classifier_dropouts,
     group_count,
     norm_layer,
     parse_norms,
     swap_norm,
 )
+from bench.zoo.structure import structure_only
 
 
 def resnet20(**kwargs) -> nn.Module:
@@ -79,7 +78,11 @@ def test_a_norm_list_is_checked_and_deduplicated() -> None:
         ("resnet20", {"norm": "foo"}, "--norm 'foo' is not a normalization"),
         ("lenet5", {"norm": "gn"}, "--norm gn: lenet5 has no normalization layers to swap"),
         ("vgg16", {"norm": "bn"}, "vgg16 has no normalization layers to swap"),
-        ("resnet18", {"norm": "in"}, "--norm in would normalize single values in resnet18 at 32x32 inputs: 5 layer(s) see 1x1 maps (layer4.0.bn1, ...)"),
+        (
+            "resnet18",
+            {"norm": "in"},
+            "--norm in would normalize single values in resnet18 at 32x32 inputs: 5 layer(s) see 1x1 maps (layer4.0.bn1, ...)",
+        ),
         ("vgg11", {"dropout": 1.5}, "--dropout 1.5 is out of range"),
         ("vgg11", {"dropout": -0.1}, "--dropout -0.1 is out of range"),
         ("resnet20", {"dropout": 0.2}, "--dropout: resnet20 has no dropout before its classifier"),

@@ -18,17 +18,14 @@ import torchvision
 from torch import nn
 from torchvision.models.inception import InceptionAux
 
+from bench.profiling.catalog import DataInput, blank_model
 from bench.profiling.complexity import count_macs_flop_counter, count_params
 from bench.zoo import create_model, get_model_spec, list_models
-from bench.zoo.catalog import DataInput, blank_model
 from bench.zoo.references import torchvision_weights_of
 
 ZOO = list_models(group="all")
 TORCHVISION_REFERENCED = [
-    (name, ref)
-    for name in ZOO
-    for ref in get_model_spec(name).references
-    if torchvision_weights_of(ref)
+    (name, ref) for name in ZOO for ref in get_model_spec(name).references if torchvision_weights_of(ref)
 ]
 OTHER_REFERENCED = [
     (name, ref)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bench.profiling.catalog import DataInput, blank_model
 from bench.zoo import create_model
-from bench.zoo.catalog import DataInput, blank_model
 from bench.zoo.stages import StageRun, stage_runs
 
 DIGITS = DataInput(in_chans=1, image_size=32, num_classes=10)

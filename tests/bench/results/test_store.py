@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.runner.results_file import read_results
-from bench.runner.schema import FIELD_NAMES, make_row
-from bench.runner.store import EVALUATION, HISTORY, RESULTS_CSV, RESULTS_DB, Artifact, ResultStore
+from bench.results.results_file import read_results
+from bench.results.schema import FIELD_NAMES, make_row
+from bench.results.store import EVALUATION, HISTORY, RESULTS_CSV, RESULTS_DB, Artifact, ResultStore
 
 
 def _row(model: str = "lenet5", variant: str = "baseline", batch_size: int | None = 1, **values) -> dict:
@@ -166,8 +166,8 @@ def test_fields_added_to_the_schema_are_added_to_an_older_db(tmp_path: Path) -> 
 # a deterministic worst case beside the kills that land wherever the loop happens to be.
 _WRITER = """
 import os, signal, sys
-from bench.runner.schema import make_row
-from bench.runner.store import Artifact, ResultStore
+from bench.results.schema import make_row
+from bench.results.store import Artifact, ResultStore
 
 class DieMarkingTheCell:
     def __init__(self, db):

@@ -12,15 +12,17 @@ zoo at ImageNet size quick (initializing VGG's 120M-parameter head alone takes s
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from bench.runner.schema import format_input_size
-from bench.zoo.registry import create_model, get_model_spec
+from bench.profiling.complexity import count_macs, count_params, layer_table
+from bench.results.schema import format_input_size
+from bench.zoo import create_model, get_model_spec
+from bench.zoo.structure import structure_only
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,6 @@ class DataInput:
     in_chans: int
     image_size: int
     num_classes: int
-
-
-def structure_only(build: Callable[[], nn.Module]) -> nn.Module:
-    """``build()`` on the meta device (no memory, no initialization), or on the CPU for the
-    few constructors that compute with tensors (torchvision's RegNets)."""
-    try:
-        with torch.device("meta"):
-            return build()
-    except NotImplementedError:
-        return build()
 
 
 def blank_model(name: str, data: DataInput, **kwargs: Any) -> nn.Module:
@@ -77,8 +69,6 @@ def _input_fields(model: nn.Module, data: DataInput) -> dict[str, Any]:
 
 def model_row(name: str, data: DataInput) -> dict[str, Any]:
     """One `bench list` row: metadata, the input fed, params and MACs for ``data``."""
-    from bench.profiling.complexity import count_macs, count_params
-
     spec = get_model_spec(name)
     model = blank_model(name, data)
     params, _ = count_params(model)
@@ -119,8 +109,6 @@ class ModelSummary:
 
 def summarize(name: str, data: DataInput) -> ModelSummary:
     """Leaf layers in execution order (type, output shape, params, MACs) plus totals."""
-    from bench.profiling.complexity import count_macs, count_params, layer_table
-
     model = blank_model(name, data)
     shape = model.bench_cfg.input_size
     params, trainable = count_params(model)

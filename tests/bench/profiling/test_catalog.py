@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.profiling.catalog import DataInput, blank_model, list_rows, model_row, summarize
 from bench.profiling.complexity import count_macs, count_params
 from bench.zoo import create_model
-from bench.zoo.catalog import DataInput, blank_model, list_rows, model_row, summarize
 
 DIGITS = DataInput(in_chans=1, image_size=32, num_classes=10)
 # LeNet-5 MACs at 1x32x32, layer by layer: C1 6*28*28*25, C3 16*10*10*(6*25), C5 120*(16*25),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.atomic import atomic_write
+from bench.atomic import atomic_write_text
 from bench.errors import BenchError
-from bench.runner.schema import FIELD_NAMES, SCHEMA_VERSION
+from bench.results.schema import FIELD_NAMES, SCHEMA_VERSION
 
 RESULTS_JSON = "results.json"
 
@@ -27,12 +27,6 @@ class ResultSet:
     run: dict[str, Any]
     rows: list[dict[str, Any]]
     path: Path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a mix."""
-    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
 
 
 def _clean(value: Any) -> Any:

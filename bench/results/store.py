@@ -8,7 +8,7 @@ skips :meth:`ResultStore.done_cells`. ``results.json`` and ``results.csv`` are e
 rewritten atomically from the database by :meth:`ResultStore.export`.
 
 Tables: ``run`` (one line: schema version and the environment as JSON), ``rows`` (one typed
-column per :data:`bench.runner.schema.FIELDS`, unique over the row key), ``artifacts``
+column per :data:`bench.results.schema.FIELDS`, unique over the row key), ``artifacts``
 (kind, model, variant -> JSON) and ``cells`` (finished cell ids).
 """
 
@@ -25,9 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from bench.atomic import atomic_write_text
 from bench.errors import BenchError
-from bench.runner.results_file import RESULTS_JSON, atomic_write_text, write_results_json
-from bench.runner.schema import FIELD_NAMES, FIELD_TYPES, SCHEMA_VERSION, row_key
+from bench.results.results_file import RESULTS_JSON, write_results_json
+from bench.results.schema import FIELD_NAMES, FIELD_TYPES, SCHEMA_VERSION, row_key
 
 RESULTS_DB = "results.db"
 RESULTS_CSV = "results.csv"
@@ -68,8 +69,7 @@ def _schema_sql() -> list[str]:
         f"  {_KEY_COLUMN} TEXT NOT NULL UNIQUE, {_CELL_COLUMN} TEXT,\n  {columns})",
         "CREATE TABLE IF NOT EXISTS artifacts (kind TEXT NOT NULL, model TEXT NOT NULL,"
         " variant TEXT NOT NULL, data TEXT NOT NULL, cell_id TEXT, PRIMARY KEY (kind, model, variant))",
-        "CREATE TABLE IF NOT EXISTS cells (cell_id TEXT PRIMARY KEY, finished TEXT NOT NULL,"
-        " n_rows INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS cells (cell_id TEXT PRIMARY KEY, finished TEXT NOT NULL, n_rows INTEGER NOT NULL)",
     ]
 
 
@@ -229,9 +229,7 @@ class ResultStore:
 
     # -- cells -----------------------------------------------------------------------------
 
-    def commit_cell(
-        self, cell_id: str, rows: Iterable[dict[str, Any]], artifacts: Iterable[Artifact] = ()
-    ) -> None:
+    def commit_cell(self, cell_id: str, rows: Iterable[dict[str, Any]], artifacts: Iterable[Artifact] = ()) -> None:
         """Write a cell's rows and artifacts and mark it done, in one transaction.
 
         A row whose key exists is replaced in place (never duplicated). Committing a cell
