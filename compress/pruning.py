@@ -35,7 +35,6 @@ a freshly built base model (:func:`load_pruned`), readable with ``weights_only=T
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,46 +177,6 @@ def prune_model(
         groups_pruned=pruned,
         groups_unscored=unscored,
     )
-
-
-def prune_to_macs(
-    model: nn.Module,
-    target_fraction: float,
-    *,
-    example_inputs: torch.Tensor,
-    max_steps: int = 8,
-    **prune_kwargs: Any,
-) -> PruneResult:
-    """Prune ``model`` in place with the smallest ratio whose MACs are <= ``target_fraction``.
-
-    Bisects the ratio over (0, 0.95) on copies of the model (``max_steps`` trials), then
-    prunes ``model`` itself with the ratio found. ``prune_kwargs`` go to :func:`prune_model`.
-    """
-    if not 0.0 < target_fraction < 1.0:
-        raise BenchError(
-            f"--prune-macs {target_fraction} is out of range: the MACs fraction to keep must lie "
-            "strictly between 0 and 1",
-            "pass e.g. --prune-macs 0.5 to halve the MACs",
-        )
-    low, high = 0.0, 0.95
-    best: float | None = None
-    for _ in range(max_steps):
-        trial = (low + high) / 2
-        result = prune_model(copy.deepcopy(model), ratio=trial, example_inputs=example_inputs, **prune_kwargs)
-        if result.macs_fraction <= target_fraction:
-            best, high = trial, trial
-        else:
-            low = trial
-    if best is None:
-        result = prune_model(copy.deepcopy(model), ratio=high, example_inputs=example_inputs, **prune_kwargs)
-        if result.macs_fraction > target_fraction:
-            raise BenchError(
-                f"pruning 95% of the channels still leaves {result.macs_fraction:.2f} of the MACs, "
-                f"above the target {target_fraction}",
-                "ask for a larger MACs fraction (the protected classifier and stem set a floor)",
-            )
-        best = high
-    return prune_model(model, ratio=best, example_inputs=example_inputs, **prune_kwargs)
 
 
 def save_pruned(model: nn.Module, path: str | Path) -> Path:

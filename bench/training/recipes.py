@@ -143,9 +143,10 @@ FAMILY_RECIPES: dict[str, dict[str, Overrides]] = {
     },
     "alexnet": {"*": dict(grad_clip_norm=5.0), "quick": dict(lr=5e-4), "full": dict(lr=0.01)},
     "zfnet": {"*": dict(grad_clip_norm=5.0), "quick": dict(lr=5e-4), "full": dict(lr=0.01)},
-    # NiN keeps the papers' ReLU on its class maps, and whole classes die under AdamW (lr 1e-3:
-    # all ten, stuck at 10%; lr 5e-4: one or two, a plateau near 88%); a slow warm-up to a small
-    # rate is the gentlest start. Without that last ReLU the same recipe reaches 98% in 12 epochs.
+    # NiN (bench/zoo/nin.py) leaves out the released models' ReLU on its class maps: with it,
+    # whole classes died under AdamW (lr 1e-3: all ten, stuck at 10%; lr 5e-4: one or two, a
+    # plateau near 88%). Without it this recipe reaches 98% in 12 epochs; the slow warm-up to a
+    # small rate is kept as the gentlest start.
     "nin": {
         "*": dict(grad_clip_norm=2.0),
         "quick": dict(lr=5e-4, warmup_epochs=3.0, epochs_factor=1.2, batch_size=32),

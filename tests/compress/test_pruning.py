@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.zoo import create_model
-from compress.pruning import load_pruned, prune_model, prune_to_macs, save_pruned
+from compress.pruning import load_pruned, prune_model, save_pruned
 
 
 def _lenet():
@@ -118,24 +118,6 @@ def test_load_pruned_rejects_another_architecture_and_foreign_files(tmp_path):
         load_pruned(pickled, _lenet())
     with pytest.raises(BenchError, match="no pruned model"):
         load_pruned(tmp_path / "missing.pt", _lenet())
-
-
-def test_prune_to_macs_reaches_the_target_fraction():
-    model = _lenet()
-    result = prune_to_macs(model, 0.5, example_inputs=LENET_INPUT, max_steps=5)
-    assert 0.3 <= result.macs_fraction <= 0.5
-    assert 0 < result.ratio < 0.95
-
-
-@pytest.mark.parametrize("ratio", [1.5, 0.0, 1.0])
-def test_bad_ratio_is_a_one_line_error(ratio):
-    with pytest.raises(BenchError, match="between 0 and 1"):
-        prune_model(_lenet(), ratio=ratio, example_inputs=LENET_INPUT)
-
-
-def test_bad_macs_target_is_an_error():
-    with pytest.raises(BenchError, match="--prune-macs 1.5"):
-        prune_to_macs(_lenet(), 1.5, example_inputs=LENET_INPUT)
 
 
 def test_bn_scale_on_a_model_without_batch_norm_is_an_error():
