@@ -23,6 +23,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -30,7 +31,7 @@ import torch
 from bench.cli.common import fmt_float, fmt_int, rows_table, stdout
 from bench.cli.train_cmd import TrainProgress
 from bench.devices import resolve_device
-from bench.training import obtain_model
+from bench.training import DataRequest, TrainingRequest, obtain_model
 from bench.zoo import list_models, resolve_model_names
 
 LENET_MIN_TOP1 = 97.5
@@ -64,10 +65,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def train_one(name: str, args: argparse.Namespace, cache_dir: str, progress: TrainProgress) -> dict[str, Any]:
     """Train ``name`` from scratch; lenet5 is also reloaded from the cache to check the cache."""
-    device = resolve_device(args.device)
-    common = dict(dataset=args.dataset, preset=args.preset, seed=args.seed, device=device, cache_dir=cache_dir)
+    data = DataRequest(args.dataset, seed=args.seed)
+    training = TrainingRequest(preset=args.preset, device=resolve_device(args.device), cache_dir=cache_dir)
     started = time.perf_counter()
-    trained = obtain_model(name, retrain=True, callback=progress.tracker(name), **common)
+    trained = obtain_model(name, data=data, training=replace(training, retrain=True), callback=progress.tracker(name))
     wall = time.perf_counter() - started
     top1 = trained.evaluation.top1
     problems = [] if top1 >= MODEL_MIN_TOP1 else [f"top-1 {top1:.2f} < {MODEL_MIN_TOP1}"]
@@ -77,7 +78,7 @@ def train_one(name: str, args: argparse.Namespace, cache_dir: str, progress: Tra
         if wall > LENET_MAX_SECONDS:
             problems.append(f"{wall:.0f} s > {LENET_MAX_SECONDS:.0f} s")
         reload_started = time.perf_counter()
-        cached = obtain_model(name, **common)
+        cached = obtain_model(name, data=data, training=training)
         reload_seconds = time.perf_counter() - reload_started
         progress.log(f"lenet5 reloaded in {reload_seconds:.2f} s: {cached.source}, top-1 {cached.evaluation.top1:.2f}")
         if cached.source != "cached" or cached.evaluation.top1 != top1:

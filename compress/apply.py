@@ -1,16 +1,31 @@
-"""One entry point from a model and a variant name to the compressed model to measure.
+"""The one entry point from a model and a variant to the compressed model to measure.
 
-The runner and `bench profile` call :func:`apply_variant`; the steps stay callable on their
-own (:func:`compress.pruning.prune_model`, :func:`compress.quantization.quantize_int8`).
-``pruned-50+int8`` is prune, fine-tune (the caller's ``finetune`` callback, when there is
-training data), then quantize the fine-tuned pruned model.
+`bench profile` (untrained what-ifs) and :mod:`bench.provider` (trained models for `bench run`
+and `bench viz`) both call :func:`apply_variant`. What differs between them is passed in as
+hooks, never branched on here:
+
+* ``cache`` (:class:`PrunedCache`): consulted before pruning and filled after fine-tuning;
+  the provider's keeps pruned models in memory and on disk, `bench profile` keeps none;
+* ``finetune(pruned_model)``: runs on a freshly pruned model; what it returns (the
+  provider's accuracy before and after, history) travels with the model, cache included;
+* ``calib_batches``: real training images for int8, or none for seeded random inputs (the
+  row's ``calibration`` says which: ``"512 training images"`` or ``"512 random inputs"``);
+* ``phase(name)``: a context manager around the prune and quantize steps (the provider's
+  phase clock).
+
+``pruned-50+int8`` is prune, fine-tune, then quantize the fine-tuned pruned model; the steps
+stay callable on their own (:func:`compress.pruning.prune_model`,
+:func:`compress.quantization.quantize_int8`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -27,6 +42,52 @@ from compress.quantization import (
 )
 from compress.variants import Variant, parse_variant
 
+REAL_CALIBRATION = "training images"  # what ``calib_batches`` are: the training split, eval transforms
+RANDOM_CALIBRATION = "random inputs"
+
+Finetune = Callable[[nn.Module], Any]
+PhaseHook = Callable[[str], AbstractContextManager[Any]]
+
+
+@dataclass
+class Pruned:
+    """A pruned float model: ``prune`` says what pruning did (None when it came from a cache),
+    ``finetuned`` is what the ``finetune`` hook returned for it (None without one)."""
+
+    model: nn.Module
+    prune: PruneResult | None = None
+    finetuned: Any = None
+
+
+class PrunedCache(Protocol):
+    """Pruned (and fine-tuned) float models kept between builds, by channel ratio."""
+
+    def load(self, ratio: float) -> Pruned | None:
+        """The kept model of ``ratio``, or None (then it is pruned now, then :meth:`save` d)."""
+
+    def save(self, ratio: float, pruned: Pruned) -> None: ...
+
+
+class NoCache:
+    """Keeps nothing: every build prunes anew."""
+
+    def load(self, ratio: float) -> Pruned | None:
+        return None
+
+    def save(self, ratio: float, pruned: Pruned) -> None:
+        pass
+
+
+NO_CACHE = NoCache()
+
+
+def no_finetune(model: nn.Module) -> None:
+    """No training data (or a speed-only what-if): the pruned model is measured as pruned."""
+
+
+def no_phase(name: str) -> AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
 
 @dataclass
 class CompressedModel:
@@ -40,9 +101,14 @@ class CompressedModel:
     variant: Variant
     model: nn.Module
     float_model: nn.Module
-    prune: PruneResult | None = None
+    pruned: Pruned | None = None
     quant: QuantResult | None = None
-    calibration: str | None = None  # int8: what calibrated it, e.g. "512 images"
+    calibration: str | None = None  # int8: what calibrated it, e.g. "512 training images"
+
+    @property
+    def prune(self) -> PruneResult | None:
+        """What pruning did now (None for a model from the cache, or no pruning)."""
+        return self.pruned.prune if self.pruned is not None else None
 
     @property
     def precision(self) -> str:
@@ -61,50 +127,57 @@ def apply_variant(
     round_to: int | None = DEFAULT_ROUND_TO,
     grad_batches: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
     engine: str = DEFAULT_ENGINE,
-    finetune: Callable[[nn.Module], None] | None = None,
     seed: int = 0,
+    finetune: Finetune = no_finetune,
+    cache: PrunedCache = NO_CACHE,
+    phase: PhaseHook = no_phase,
 ) -> CompressedModel:
     """Build ``variant`` of ``model`` without changing ``model`` (baseline returns it as is).
 
-    ``calib_batches`` are real images for int8 calibration; without them ``calib_images``
-    seeded random inputs are used (speed-only runs) and ``calibration`` says so.
-    ``finetune(pruned_model)`` runs between pruning and quantization.
+    ``example_inputs``: a batch the model accepts (pruning traces it; its shape sizes random
+    calibration). ``calib_batches`` are real training images for int8, read once inside the
+    quantize phase (a generator is fine); without them ``calib_images`` seeded random inputs
+    are used. ``grad_batches`` are (inputs, labels) for criteria that need gradients. The
+    hooks (``finetune``, ``cache``, ``phase``) are described in the module docstring.
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
     if chosen.quantize is not None:
         check_engine(engine)  # fail before the pruning work, not after it
-    float_model = model
-    prune: PruneResult | None = None
+    float_model, pruned = model, None
     if chosen.prune_ratio is not None:
-        float_model = copy.deepcopy(model)
-        prune = prune_model(
-            float_model,
-            ratio=chosen.prune_ratio,
-            example_inputs=example_inputs,
-            criterion=criterion,
-            global_pruning=global_pruning,
-            round_to=round_to,
-            grad_batches=grad_batches,
-            seed=seed,
-        )
-        if finetune is not None:
-            finetune(float_model)
+        pruned = cache.load(chosen.prune_ratio)
+        if pruned is None:
+            with phase("prune"):
+                pruned_model = copy.deepcopy(model).cpu()
+                result = prune_model(
+                    pruned_model,
+                    ratio=chosen.prune_ratio,
+                    example_inputs=example_inputs,
+                    criterion=criterion,
+                    global_pruning=global_pruning,
+                    round_to=round_to,
+                    grad_batches=grad_batches,
+                    seed=seed,
+                )
+            pruned = Pruned(pruned_model, result, finetune(pruned_model))
+            cache.save(chosen.prune_ratio, pruned)
+        float_model = pruned.model
     if chosen.quantize is None:
-        return CompressedModel(chosen, float_model, float_model, prune=prune)
+        return CompressedModel(chosen, float_model, float_model, pruned=pruned)
 
-    if calib_batches is None:
-        input_shape = tuple(example_inputs.shape[1:])
-        batches = random_calibration_batches(input_shape, calib_images, seed=seed)
-        source = "random inputs"
-    else:
-        batches = list(calib_batches)
-        source = "images"
-    quant = quantize_int8(float_model, batches, engine=engine, example_inputs=example_inputs[:1])
+    with phase("quantize"):
+        if calib_batches is None:
+            batches = random_calibration_batches(tuple(example_inputs.shape[1:]), calib_images, seed=seed)
+            source = RANDOM_CALIBRATION
+        else:
+            batches = list(calib_batches)
+            source = REAL_CALIBRATION
+        quant = quantize_int8(float_model, batches, engine=engine, example_inputs=example_inputs[:1])
     return CompressedModel(
         chosen,
         quant.model,
         float_model,
-        prune=prune,
+        pruned=pruned,
         quant=quant,
         calibration=f"{quant.calibration_images} {source}",
     )

@@ -176,7 +176,7 @@ def run_profile(args: argparse.Namespace) -> int:
     from bench.data import get_dataset_spec
     from bench.profiling.environment import collect_environment
     from bench.profiling.profiler import backend_flags
-    from bench.training.obtain import input_size_for
+    from bench.training.requests import input_size_for
     from bench.zoo import get_model_spec, resolve_model_names
 
     names = resolve_model_names(args.models)

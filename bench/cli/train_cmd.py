@@ -107,7 +107,7 @@ def check_study_args(
     the DatasetSpec) before any is trained; returns ``weights``, ``freeze`` (its label) and
     ``dropout`` as keyword arguments."""
     from bench.training.freeze import check_start, parse_freeze
-    from bench.training.obtain import input_size_for
+    from bench.training.requests import input_size_for
     from bench.zoo import check_build_options, get_model_spec
     from bench.zoo.norm import SWAPPABLE, check_dropout
 
@@ -123,11 +123,12 @@ def check_study_args(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.data import get_dataset_spec, load_splits
+    from bench.cli.requests import data_request, training_request
+    from bench.data import get_dataset_spec
     from bench.devices import resolve_device
-    from bench.training import obtain_model
-    from bench.training.obtain import input_size_for
-    from bench.zoo import get_model_spec, resolve_model_names
+    from bench.provider.provider import ModelProvider
+    from bench.training.requests import BuildRequest
+    from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norm
 
     names = resolve_model_names(args.models)
@@ -139,33 +140,22 @@ def run(args: argparse.Namespace) -> int:
         from bench.training.tune import load_recipe
 
         recipe = load_recipe(args.recipe)
-    device = resolve_device(args.device)
+    data = data_request(args)
+    training = training_request(args, resolve_device(args.device), recipe)
+    build = BuildRequest(norm=norm, **options)
     splits_by_size: dict[int, Any] = {}
     rows: list[dict[str, Any]] = []
     with TrainProgress() as progress:
         for name in names:
-            size = input_size_for(get_model_spec(name), data_spec, args.input_size)
-            if size not in splits_by_size and data_spec.has_labels:
-                splits_by_size[size] = load_splits(
-                    data_spec.name, data_dir=args.data_dir, input_size=size, download=args.download
-                )
-            trained = obtain_model(
+            provider = ModelProvider(
                 name,
-                dataset=data_spec.name,
-                preset=args.preset,
-                seed=args.seed,
-                device=device,
-                cache_dir=args.cache_dir,
-                retrain=args.retrain,
-                epochs=args.epochs,
-                input_size=args.input_size,
-                download=args.download,
-                splits=splits_by_size.get(size),
-                callback=progress.tracker(name),
-                recipe=recipe,
-                norm=norm,
-                **options,
+                data=data,
+                training=training,
+                build=build,
+                observer=_ModelProgress(progress, name),
+                splits_cache=splits_by_size,
             )
+            trained = provider.trained()
             for note in trained.notes:
                 progress.log(f"{name}: {note}")
             rows.append(result_row(name, data_spec.name, trained))
@@ -239,6 +229,20 @@ class TrainProgress:
 
     def tracker(self, name: str) -> _ModelTracker:
         return _ModelTracker(self.progress, name)
+
+
+class _ModelProgress:
+    """One model's training as the provider's progress observer: its progress-bar task."""
+
+    def __init__(self, progress: TrainProgress, name: str) -> None:
+        self._progress = progress
+        self._name = name
+
+    def on_phase(self, phase: str) -> None:
+        pass
+
+    def train_callback(self) -> _ModelTracker:
+        return self._progress.tracker(self._name)
 
 
 class _ModelTracker:

@@ -58,26 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.requests import data_request, training_request
     from bench.devices import resolve_device
     from bench.profiling.profiler import thread_count
-    from bench.training.tune import default_recipe_path, parse_grid, save_recipe, tune
+    from bench.provider.provider import ModelProvider
+    from bench.training.tune import default_recipe_path, parse_grid, save_recipe
     from bench.zoo import get_model_spec
 
     spec = get_model_spec(args.model)
     grid = parse_grid(args.grid)  # bad keys and values fail before any training
-    device = resolve_device(args.device)
+    training = training_request(args, resolve_device(args.device))
+    provider = ModelProvider(spec.name, data=data_request(args), training=training)
     with thread_count(args.threads), TuneProgress() as progress:
-        result = tune(
-            spec.name,
-            dataset=args.dataset,
-            grid=grid,
-            device=device,
-            preset=args.preset,
-            seed=args.seed,
-            data_dir=args.data_dir,
-            download=args.download,
-            callback=progress,
-        )
+        result = provider.search(grid, callback=progress)
     path = save_recipe(result, args.out or default_recipe_path(result.model, result.dataset))
     if args.format == "json":
         print_json(

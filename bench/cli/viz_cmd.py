@@ -21,7 +21,7 @@ from bench.cli.common import (
     stdout,
 )
 from bench.errors import EXIT_OK, BenchError
-from bench.runner.observer import SilentObserver
+from bench.provider.observer import SilentProgress
 
 DEFAULT_IMAGES = 10
 MAX_IMAGES = 64
@@ -60,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.cli.requests import data_request, training_request
     from bench.devices import resolve_device
     from bench.viz.render import default_out_dir, render
     from bench.viz.subject import load_subject
@@ -71,21 +72,10 @@ def run(args: argparse.Namespace) -> int:
     spec = get_model_spec(args.model)  # validates the name before any work
     variant = parse_variant(args.variant).name
     out_dir = args.out or default_out_dir(spec.name, args.dataset, variant)
-    device = resolve_device(args.device)
+    training = training_request(args, resolve_device(args.device))
     with _VizObserver(spec.name) as observer:
         subject = load_subject(
-            spec.name,
-            dataset=args.dataset,
-            variant=variant,
-            device=device,
-            preset=args.preset,
-            seed=args.seed,
-            epochs=args.epochs,
-            cache_dir=args.cache_dir,
-            data_dir=args.data_dir,
-            download=args.download,
-            out_dir=out_dir,
-            observer=observer,
+            spec.name, data=data_request(args), training=training, variant=variant, observer=observer
         )
         result = render(subject, out_dir, images=args.images, on_figure=observer.on_figure)
     for note in subject.notes:
@@ -105,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _VizObserver(SilentObserver):
+class _VizObserver(SilentProgress):
     """The training progress bar (when a model must be trained or fine-tuned) and a status line."""
 
     def __init__(self, model: str) -> None:

@@ -19,6 +19,8 @@ import torch
 from bench.devices import device_label
 from bench.errors import BenchError
 from bench.profiling.timing import TimingConfig
+from bench.provider.provider import CompressionRequest
+from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.variants import Variant, plan_variants
 
 # Settings a resumed run must share with the run it continues.
@@ -78,6 +80,27 @@ class RunConfig:
     def cells(self) -> list[Cell]:
         """Every cell of the run, model by model, variants in their stable order."""
         return [Cell(model, variant) for model in self.models for variant in self.variants()]
+
+    # The run's settings as the provider's requests (bench.provider.ModelProvider).
+
+    @property
+    def data(self) -> DataRequest:
+        return DataRequest(
+            self.dataset, data_dir=self.data_dir, input_size=self.input_size, seed=self.seed, download=self.download
+        )
+
+    @property
+    def training(self) -> TrainingRequest:
+        return TrainingRequest(preset=self.preset, epochs=self.epochs, device=self.device, cache_dir=self.cache_dir)
+
+    @property
+    def build(self) -> BuildRequest:
+        """The baseline's build (a norm study's models take only ``dropout`` from it)."""
+        return BuildRequest(weights=self.weights, freeze=self.freeze, dropout=self.dropout)
+
+    @property
+    def compression(self) -> CompressionRequest:
+        return CompressionRequest(importance=self.importance, engine=self.engine, calib_images=self.calib_images)
 
     def devices_for(self, variant: Variant) -> list[torch.device]:
         """Where a variant is timed: int8 kernels run on the CPU only; under CUDA the float

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from bench.training.trainer import TrainCallback
+from bench.provider.observer import ProgressObserver, SilentProgress
 
 
-class RunObserver(Protocol):
-    """Progress events of `bench run`; every method may be a no-op."""
+class RunObserver(ProgressObserver, Protocol):
+    """Progress events of `bench run`: its plan and cells, and (from the provider) each cell's
+    phases and training; every method may be a no-op."""
 
     def on_plan(self, total: int, todo: int) -> None:
         """``total`` cells in the run, ``todo`` of them still to do (the rest resumed)."""
 
     def on_cell_start(self, model: str, variant: str) -> None: ...
 
-    def on_phase(self, phase: str) -> None:
-        """The current cell entered ``phase`` (train, prune, finetune, quantize, evaluate, profile)."""
-
     def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None: ...
 
-    def train_callback(self) -> TrainCallback | None:
-        """A training progress callback for the train and fine-tune phases, or None."""
 
-
-class SilentObserver:
+class SilentObserver(SilentProgress):
     """Reports nothing: for library callers and tests."""
 
     def on_plan(self, total: int, todo: int) -> None:
@@ -34,11 +28,5 @@ class SilentObserver:
     def on_cell_start(self, model: str, variant: str) -> None:
         pass
 
-    def on_phase(self, phase: str) -> None:
-        pass
-
     def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
         pass
-
-    def train_callback(self) -> TrainCallback | None:
-        return None

@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.data import DatasetSpec, DataSplits, get_dataset_spec, load_splits
-from bench.devices import resolve_device
+from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError
 from bench.training.checkpoint import (
     Checkpoint,
@@ -32,8 +31,16 @@ from bench.training.checkpoint import (
     save_checkpoint,
 )
 from bench.training.evaluation import EvalResult, evaluate
-from bench.training.freeze import Freeze, check_start, frozen, parse_freeze, plan_freeze, trained_layers
-from bench.training.recipes import Recipe, finetune_recipe, get_recipe
+from bench.training.freeze import Freeze, check_start, frozen, plan_freeze, trained_layers
+from bench.training.recipes import Recipe, finetune_recipe
+from bench.training.requests import (
+    BuildRequest,
+    DataRequest,
+    TrainingRequest,
+    model_for_splits,
+    splits_for_model,
+    training_recipe,
+)
 from bench.training.trainer import TrainCallback, fit
 from bench.training.weights import (
     load_pretrained,
@@ -42,10 +49,10 @@ from bench.training.weights import (
     pretrained_weights,
     read_state_dict,
 )
-from bench.zoo import ModelSpec, create_model, get_model_spec
+from bench.zoo import ModelSpec, get_model_spec
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainedModel:
     """A model ready for benchmarking, with where it came from and how good it is.
 
@@ -87,52 +94,38 @@ class _Start:
 def obtain_model(
     name: str,
     *,
-    dataset: str,
-    data_dir: str | Path | None = None,
-    preset: str = "quick",
-    seed: int = 0,
-    device: torch.device | str,
-    cache_dir: str | Path | None = None,
-    retrain: bool = False,
-    weights: str | Path | None = None,
-    epochs: int | None = None,
-    input_size: int | None = None,
-    download: bool = False,
+    data: DataRequest,
+    training: TrainingRequest,
+    build: BuildRequest | None = None,
     splits: DataSplits | None = None,
     callback: TrainCallback | None = None,
-    recipe: Recipe | None = None,
-    norm: str | None = None,
-    dropout: float | None = None,
-    freeze: Freeze | str | None = None,
 ) -> TrainedModel:
-    """Train ``name`` on ``dataset`` or load it (see module doc); evaluation is on the test split.
+    """Train ``name`` as ``training`` says on ``data``, built as ``build`` says, or load it (see
+    module doc); evaluation is on the test split.
 
-    ``recipe`` (e.g. one found by ``bench tune``) replaces the preset's; ``epochs`` still wins.
-    ``norm``/``dropout`` build the model with another normalization or classifier dropout
-    (:func:`bench.zoo.create_model`); ``freeze`` needs ``weights`` to start from.
+    ``splits`` (already loaded at the model's input size) saves reading the data again;
+    ``callback`` follows the training. ``build`` None: the model as its builder makes it, from
+    scratch; a freeze needs ``build.weights`` to start from.
     """
+    build = build or BuildRequest()
     spec = get_model_spec(name)
-    data_spec = get_dataset_spec(dataset)
+    data_spec = get_dataset_spec(data.dataset)
     data_spec.require_labels("training and evaluation")
-    freeze = parse_freeze(freeze) if isinstance(freeze, str) else freeze
-    check_start(freeze, weights)
-    device = resolve_device(device) if isinstance(device, str) else device
-    splits = splits_for_model(
-        spec, data_spec, data_dir=data_dir, input_size=input_size, download=download, splits=splits
-    )
-    if recipe is None:
-        recipe = get_recipe(spec, preset, data_spec.name, epochs=epochs)
-    elif epochs is not None:
-        recipe = replace(recipe, epochs=epochs)
-    model = model_for_splits(name, splits, seed=seed, norm=norm, dropout=dropout)
+    freeze = build.parsed_freeze
+    check_start(freeze, build.weights)
+    device = training.torch_device
+    splits = splits_for_model(spec, data_spec, data, splits)
+    recipe = training_recipe(spec, data_spec, training)
+    seed = data.seed
+    model = model_for_splits(name, splits, seed=seed, norm=build.norm, dropout=build.dropout)
     swapped = model.bench_cfg.norm if model.bench_cfg.norm != spec.norm else None
-    if weights is not None and str(weights) != "pretrained" and freeze is None:
-        return _from_file(model, Path(weights), splits, recipe, device)
+    if build.weights is not None and not build.pretrained and freeze is None:
+        return _from_file(model, Path(build.weights), splits, recipe, device)
 
     start = None
-    if weights is not None:
-        start = _start_weights(spec, weights, swapped)
-        recipe = replace(finetune_recipe(recipe), epochs=epochs or finetune_recipe(recipe).epochs)
+    if build.weights is not None:
+        start = _start_weights(spec, build.weights, swapped)
+        recipe = replace(finetune_recipe(recipe), epochs=training.epochs or finetune_recipe(recipe).epochs)
     key = checkpoint_key(
         model=name,
         dataset=splits.identity,
@@ -145,8 +138,8 @@ def obtain_model(
         dropout=model.bench_cfg.dropout,
         freeze=freeze.label if freeze else None,
     )
-    path = checkpoint_path(cache_dir or default_cache_dir(), key)
-    if path.exists() and not retrain:
+    path = checkpoint_path(training.cache_dir or default_cache_dir(), key)
+    if path.exists() and not training.retrain:
         return _from_cache(model, path, key, splits, recipe, device, freeze)
     return _train_and_save(
         model,
@@ -159,7 +152,7 @@ def obtain_model(
         seed=seed,
         start=start,
         freeze=freeze,
-        download=download,
+        download=data.download,
         callback=callback,
     )
 
@@ -182,50 +175,6 @@ def _start_weights(spec: ModelSpec, weights: str | Path, swapped: str | None) ->
 def file_digest(path: str | Path) -> str:
     """A short digest of a weights file's bytes: what names it in cache keys."""
     return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()[:16]
-
-
-def splits_for_model(
-    spec: ModelSpec,
-    data_spec: DatasetSpec,
-    *,
-    data_dir: str | Path | None = None,
-    input_size: int | None = None,
-    download: bool = False,
-    splits: DataSplits | None = None,
-) -> DataSplits:
-    """The splits ``spec`` trains on: loaded at its input size, or ``splits`` checked against it."""
-    size = input_size_for(spec, data_spec, input_size)
-    if splits is None:
-        return load_splits(data_spec.name, data_dir=data_dir, input_size=size, download=download)
-    if splits.input_shape[1] != size:
-        raise BenchError(
-            f"{spec.name} needs {size}x{size} inputs but the given splits are "
-            f"{splits.input_shape[1]}x{splits.input_shape[2]}",
-            f"load the splits with input_size={size}",
-        )
-    return splits
-
-
-def model_for_splits(
-    name: str, splits: DataSplits, *, seed: int, norm: str | None = None, dropout: float | None = None
-) -> nn.Module:
-    """A fresh ``name`` for the splits' classes, channels and size; same seed, same weights."""
-    torch.manual_seed(seed)
-    return create_model(
-        name,
-        num_classes=splits.num_classes,
-        in_chans=splits.input_shape[0],
-        input_size=splits.input_shape[1],
-        norm=norm,
-        dropout=dropout,
-    )
-
-
-def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
-    """The side ``spec`` is trained and timed at: ``input_size``, else what the data calls for
-    (full-resolution data at the model's native size, e.g. 299 for Inception-v3), raised to the
-    model's minimum input size."""
-    return spec.resolve_input_size(input_size or spec.input_size_for_data(data_spec.image_size))
 
 
 def _train_and_save(
@@ -288,19 +237,19 @@ def _train_and_save(
     }
     save_checkpoint(path, Checkpoint(key, model.state_dict(), history, evaluation.to_dict(), meta))
     return TrainedModel(
-        model,
-        splits,
-        history,
-        evaluation,
-        source,
-        seconds,
-        path,
-        recipe,
-        best_epoch,
-        best_val,
-        notes,
-        trainable,
-        freeze,
+        model=model,
+        splits=splits,
+        history=history,
+        evaluation=evaluation,
+        source=source,
+        train_seconds=seconds,
+        checkpoint_path=path,
+        recipe=recipe,
+        best_epoch=best_epoch,
+        best_val_top1=best_val,
+        notes=notes,
+        trainable=trainable,
+        freeze=freeze,
     )
 
 

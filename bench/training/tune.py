@@ -32,13 +32,11 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
-
 from bench.atomic import atomic_write_text
 from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError, suggest
-from bench.training.obtain import model_for_splits, splits_for_model
-from bench.training.recipes import OPTIMIZERS, SCHEDULES, Recipe, get_recipe
+from bench.training.recipes import OPTIMIZERS, SCHEDULES, Recipe
+from bench.training.requests import DataRequest, TrainingRequest, model_for_splits, splits_for_model, training_recipe
 from bench.training.trainer import TrainCallback, fit
 from bench.zoo import get_model_spec
 
@@ -235,23 +233,23 @@ class TuneCallback(Protocol):
 def tune(
     name: str,
     *,
-    dataset: str,
     grid: dict[str, list[Any]],
-    device: torch.device | str,
-    preset: str = "quick",
-    seed: int = 0,
-    data_dir: str | Path | None = None,
-    download: bool = False,
+    data: DataRequest,
+    training: TrainingRequest,
     splits: DataSplits | None = None,
     callback: TuneCallback | None = None,
 ) -> TuneResult:
-    """Train ``name`` once per grid point and rank the points by validation accuracy (module doc)."""
+    """Train ``name`` once per grid point and rank the points by validation accuracy (module doc).
+
+    The grid changes the recipe ``training`` asks for (its preset's, or its own recipe);
+    ``splits`` (already loaded at the model's input size) saves reading the data again.
+    """
     spec = get_model_spec(name)
-    data_spec = get_dataset_spec(dataset)
+    data_spec = get_dataset_spec(data.dataset)
     data_spec.require_labels("tuning (scored by validation accuracy)")
-    device = torch.device(device)
-    splits = splits_for_model(spec, data_spec, data_dir=data_dir, download=download, splits=splits)
-    base = get_recipe(spec, preset, data_spec.name)
+    device, seed = training.torch_device, data.seed
+    splits = splits_for_model(spec, data_spec, data, splits)
+    base = training_recipe(spec, data_spec, training)
     points = grid_points(grid)
     trials: list[Trial] = []
     for index, params in enumerate(points, start=1):
@@ -277,7 +275,7 @@ def tune(
             f"every trial of the grid failed (first: {ranked[0].error})",
             "search gentler values (lower learning rates)",
         )
-    return TuneResult(spec.name, data_spec.name, preset, seed, base, grid, ranked)
+    return TuneResult(spec.name, data_spec.name, training.preset, seed, base, grid, ranked)
 
 
 # -- the recipe file --------------------------------------------------------------------

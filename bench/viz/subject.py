@@ -1,6 +1,6 @@
 """The model `bench viz` looks at: a trained baseline or one of its compressed variants.
 
-Variants come from the runner's own machinery (:class:`bench.runner.session.ModelSession`),
+Variants come from the provider `bench run` uses too (:class:`bench.provider.ModelProvider`),
 so ``--variant pruned-50`` is the very model `bench run` measures, loaded from the same
 disk cache when a run already fine-tuned it, and ``int8`` is calibrated the same way.
 
@@ -13,15 +13,14 @@ matrix, ROC, mistakes). :attr:`VizSubject.notes` says so, and the figures' title
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from bench.data import DataSplits, get_dataset_spec
-from bench.runner.config import RunConfig
-from bench.runner.observer import RunObserver, SilentObserver
-from bench.runner.session import ModelSession, PhaseClock
+from bench.provider.observer import ProgressObserver
+from bench.provider.provider import ModelProvider
+from bench.training.requests import DataRequest, TrainingRequest
 from compress.variants import BASELINE, parse_variant, variant_name
 
 Histories = dict[tuple[str, str], list[dict[str, float]]]
@@ -57,62 +56,40 @@ class VizSubject:
 def load_subject(
     name: str,
     *,
-    dataset: str,
+    data: DataRequest,
+    training: TrainingRequest,
     variant: str = BASELINE,
-    device: torch.device,
-    preset: str = "quick",
-    seed: int = 0,
-    epochs: int | None = None,
-    cache_dir: str | Path | None = None,
-    data_dir: str | Path | None = None,
-    download: bool = False,
-    out_dir: Path = Path("."),
-    observer: RunObserver | None = None,
+    observer: ProgressObserver | None = None,
 ) -> VizSubject:
-    """Train or load ``name`` on ``dataset`` (the checkpoint cache), then build ``variant`` of it.
+    """Train or load ``name`` on ``data`` (the checkpoint cache), then build ``variant`` of it.
 
-    ``observer`` hears the runner's phases and hands out the training progress callback;
-    ``out_dir`` is only recorded in the session's settings.
+    ``training.device`` is where the float model runs; ``observer`` hears the provider's
+    phases and hands out the training progress callback.
     """
     chosen = parse_variant(variant)
-    data_spec = get_dataset_spec(dataset)
+    data_spec = get_dataset_spec(data.dataset)
     data_spec.require_labels("visualizing predictions")
-    config = RunConfig(
-        models=(name,),
-        out_dir=out_dir,
-        dataset=data_spec.name,
-        data_dir=Path(data_dir) if data_dir is not None else None,
-        device=device,
-        preset=preset,
-        epochs=epochs,
-        seed=seed,
-        prune_ratios=(chosen.prune_ratio,) if chosen.prune_ratio is not None else (),
-        quantize=chosen.quantize,
-        cache_dir=Path(cache_dir) if cache_dir is not None else None,
-        download=download,
-    )
-    session = ModelSession(name, config, observer or SilentObserver(), {})
-    clock = PhaseClock(session.observer)
-    base = session.baseline(clock)
+    provider = ModelProvider(name, data=data, training=training, observer=observer)
+    built = provider.variant(chosen)
+    base = built.baseline
     histories: Histories = {(name, BASELINE): base.history}
-    float_model, source, notes = base.model, base.source, []
-    if chosen.is_pruned:
-        pruned = session.pruned(chosen, clock)
-        float_model = pruned.model
+    float_model, source, notes = built.float_model, base.source, []
+    if built.pruned is not None:
+        pruned = built.pruned
         histories[(name, variant_name(chosen.prune_ratio, None))] = pruned.history
         how = "pruned and fine-tuned now" if pruned.source == "trained" else f"pruned model, {pruned.source}"
         source = f"{how} (baseline: {base.source})"
         notes.append(
-            f"pruned with the {config.importance} criterion and fine-tuned; the training curves show "
+            f"pruned with the {provider.compression.importance} criterion and fine-tuned; the training curves show "
             "the baseline's training and the fine-tuning"
         )
+    device = training.torch_device
     float_model.to(device)
     model, model_device = float_model, device
-    if chosen.is_quantized:
-        model, quant_fields = session.quantized(float_model, base, clock)  # `bench run`'s int8 step, same calibration
-        model_device = torch.device("cpu")
+    if built.quant is not None:  # `bench run`'s int8 model, same calibration
+        model, model_device = built.model, torch.device("cpu")
         notes.append(
-            f"int8 ({quant_fields['quant_engine']} engine, calibrated on {quant_fields['calibration']}) gives "
+            f"int8 ({built.quant.engine} engine, calibrated on {built.calibration}) gives "
             "the predictions; int8 kernels have no gradients and no per-block outputs, so the feature "
             "maps, saliency and Grad-CAM show the float model it was quantized from, explaining the "
             "int8 model's predicted class; the training curves are the float model's"

@@ -1,6 +1,8 @@
-"""apply_variant: one call from a model and a variant name to what the runner measures."""
+"""apply_variant: one call from a model and a variant name to what `bench profile` and the provider measure."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
@@ -39,7 +41,7 @@ def test_int8_counts_macs_on_the_baseline_and_says_how_it_was_calibrated(lenet):
     assert result.float_model is lenet and result.precision == "int8"
     assert result.calibration == "24 random inputs" and result.quant.calibration_images == 24
     real = [(b, torch.zeros(len(b), dtype=torch.long)) for b in random_calibration_batches((1, 32, 32), 16, 8)]
-    assert apply_variant(lenet, "int8", example_inputs=INPUT, calib_batches=real).calibration == "16 images"
+    assert apply_variant(lenet, "int8", example_inputs=INPUT, calib_batches=real).calibration == "16 training images"
 
 
 def test_pruned_int8_prunes_fine_tunes_then_quantizes(lenet):
@@ -66,3 +68,39 @@ def test_bad_variant_names_and_engines_are_errors(lenet):
         apply_variant(lenet, "pruned-150", example_inputs=INPUT)
     with pytest.raises(BenchError, match="engine 'arm'"):  # checked before any pruning work
         apply_variant(lenet, "pruned-50+int8", example_inputs=INPUT, calib_images=8, engine="arm")
+
+
+class Memory:
+    """A PrunedCache hook that keeps pruned models in a dict."""
+
+    def __init__(self) -> None:
+        self.kept = {}
+
+    def load(self, ratio):
+        return self.kept.get(ratio)
+
+    def save(self, ratio, pruned):
+        self.kept[ratio] = pruned
+
+
+def test_a_cached_pruned_model_is_neither_pruned_nor_fine_tuned_again(lenet):
+    phases, memory = [], Memory()
+
+    @contextlib.contextmanager
+    def phase(name):
+        phases.append(name)
+        yield
+
+    first = apply_variant(
+        lenet, "pruned-50", example_inputs=INPUT, finetune=lambda model: "fine-tuned", cache=memory, phase=phase
+    )
+    assert phases == ["prune"] and memory.kept[0.5] is first.pruned and first.pruned.finetuned == "fine-tuned"
+
+    def must_not_run(model):
+        raise AssertionError("fine-tuned a cached model")
+
+    again = apply_variant(
+        lenet, "pruned-50+int8", example_inputs=INPUT, calib_images=8, finetune=must_not_run, cache=memory, phase=phase
+    )
+    assert phases == ["prune", "quantize"]  # no second pruning: the cache had the model
+    assert again.float_model is first.model and again.prune is not None and again.pruned.finetuned == "fine-tuned"

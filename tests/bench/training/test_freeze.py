@@ -11,7 +11,7 @@ from torch.utils.data import Subset
 
 from bench.data import load_splits
 from bench.errors import BenchError
-from bench.training import obtain_model
+from bench.training import BuildRequest, DataRequest, TrainingRequest, obtain_model
 from bench.training.freeze import (
     Freeze,
     frozen,
@@ -47,7 +47,11 @@ def saved_weights(tmp_path: Path, name: str, num_classes: int = 10) -> tuple[Pat
 
 def fine_tune(name: str, splits, tmp_path: Path, path: Path, freeze: str):
     return obtain_model(
-        name, dataset="digits", device="cpu", cache_dir=tmp_path, epochs=1, splits=splits, weights=path, freeze=freeze
+        name,
+        data=DataRequest("digits"),
+        training=TrainingRequest(epochs=1, device="cpu", cache_dir=tmp_path),
+        build=BuildRequest(weights=path, freeze=freeze),
+        splits=splits,
     )
 
 
@@ -72,7 +76,11 @@ def test_freezing_past_the_last_stage_names_the_stage_count() -> None:
 def test_a_freeze_needs_weights_to_start_from(small_digits, tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="--freeze backbone needs weights to start from"):
         obtain_model(
-            "lenet5", dataset="digits", device="cpu", cache_dir=tmp_path, splits=small_digits, freeze="backbone"
+            "lenet5",
+            data=DataRequest("digits"),
+            training=TrainingRequest(device="cpu", cache_dir=tmp_path),
+            build=BuildRequest(freeze="backbone"),
+            splits=small_digits,
         )
 
 

@@ -12,7 +12,7 @@ from torch.utils.data import Subset
 
 from bench.data import load_splits
 from bench.errors import BenchError
-from bench.training import obtain_model
+from bench.training import BuildRequest, DataRequest, TrainingRequest, obtain_model
 from bench.zoo.registry import ModelSpec, add_spec, remove_spec
 
 RESNET18_FILE = "resnet18-f37072fd.pth"
@@ -24,8 +24,14 @@ def small_digits():
     return replace(splits, train=Subset(splits.train, range(320)), val=Subset(splits.val, range(90)))
 
 
-def obtain(name: str, splits, cache: Path, **kwargs):
-    return obtain_model(name, dataset="digits", device="cpu", cache_dir=cache, epochs=1, splits=splits, **kwargs)
+def obtain(name: str, splits, cache: Path, *, seed: int = 0, retrain: bool = False, weights=None):
+    return obtain_model(
+        name,
+        data=DataRequest("digits", seed=seed),
+        training=TrainingRequest(epochs=1, retrain=retrain, device="cpu", cache_dir=cache),
+        build=BuildRequest(weights=weights),
+        splits=splits,
+    )
 
 
 def test_trains_once_then_loads_the_identical_model_from_the_cache(small_digits, tmp_path: Path) -> None:
@@ -73,7 +79,7 @@ def test_weights_path_loads_a_checkpoint_or_state_dict_strictly(small_digits, tm
 
 def test_synthetic_data_has_nothing_to_train(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="synthetic has no labels"):
-        obtain_model("lenet5", dataset="synthetic", device="cpu", cache_dir=tmp_path)
+        obtain_model("lenet5", data=DataRequest("synthetic"), training=TrainingRequest(cache_dir=tmp_path))
 
 
 def test_splits_must_have_the_models_input_size(small_digits, tmp_path: Path) -> None:

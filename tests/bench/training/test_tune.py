@@ -13,6 +13,7 @@ from bench.data import load_splits
 from bench.errors import BenchError
 from bench.training import tune as tune_module
 from bench.training.recipes import get_recipe
+from bench.training.requests import DataRequest, TrainingRequest
 from bench.training.tune import (
     default_recipe_path,
     grid_points,
@@ -22,6 +23,9 @@ from bench.training.tune import (
     tune,
 )
 from bench.zoo import get_model_spec
+
+DIGITS = DataRequest("digits")
+CPU = TrainingRequest(device="cpu")
 
 
 class _Untouchable(Dataset):
@@ -97,7 +101,7 @@ def test_bad_grids_are_one_line_errors(specs: list[str], message: str) -> None:
 
 def test_tune_ranks_trials_by_validation_accuracy_without_reading_the_test_split(small_digits) -> None:
     grid = {"lr": [1e-4, 5e-3], "epochs": [1]}
-    result = tune("lenet5", dataset="digits", grid=grid, device="cpu", splits=small_digits)
+    result = tune("lenet5", grid=grid, data=DIGITS, training=CPU, splits=small_digits)
     assert [t.status for t in result.trials] == ["ok", "ok"]
     scores = [(t.val_top1, -t.val_loss) for t in result.trials]
     assert scores == sorted(scores, reverse=True)
@@ -116,26 +120,22 @@ def test_a_diverging_trial_is_recorded_and_ranked_last(small_digits, monkeypatch
         return real_fit(model, splits, recipe, **kwargs)
 
     monkeypatch.setattr(tune_module, "fit", fit)
-    result = tune(
-        "lenet5", dataset="digits", grid={"lr": [10.0, 1e-3], "epochs": [1]}, device="cpu", splits=small_digits
-    )
+    result = tune("lenet5", grid={"lr": [10.0, 1e-3], "epochs": [1]}, data=DIGITS, training=CPU, splits=small_digits)
     assert [(t.params["lr"], t.status) for t in result.trials] == [(1e-3, "ok"), (10.0, "failed")]
     assert "diverged" in result.trials[1].error and result.trials[1].val_top1 is None
     assert result.trials[1].index == 1  # the grid order is kept in the trial numbers
 
     with pytest.raises(BenchError, match="every trial of the grid failed"):
-        tune("lenet5", dataset="digits", grid={"lr": [10.0, 20.0]}, device="cpu", splits=small_digits)
+        tune("lenet5", grid={"lr": [10.0, 20.0]}, data=DIGITS, training=CPU, splits=small_digits)
 
 
 def test_tune_refuses_data_without_labels() -> None:
     with pytest.raises(BenchError, match="synthetic has no labels"):
-        tune("lenet5", dataset="synthetic", grid={"lr": [0.1]}, device="cpu")
+        tune("lenet5", grid={"lr": [0.1]}, data=DataRequest("synthetic"), training=CPU)
 
 
 def test_the_saved_best_recipe_loads_back_identical(small_digits, tmp_path: Path) -> None:
-    result = tune(
-        "lenet5", dataset="digits", grid={"epochs": [1], "optimizer": ["sgd"]}, device="cpu", splits=small_digits
-    )
+    result = tune("lenet5", grid={"epochs": [1], "optimizer": ["sgd"]}, data=DIGITS, training=CPU, splits=small_digits)
     path = save_recipe(result, tmp_path / "deep" / "best.json")
     assert load_recipe(path) == result.best.recipe
     tuned = json.loads(path.read_text())["tuned"]

@@ -1,17 +1,19 @@
-"""The disk cache of pruned, fine-tuned models, beside the training checkpoints.
+"""The cache of pruned, fine-tuned models: in memory per provider, on disk beside the checkpoints.
 
 Pruning and fine-tuning are deterministic for a given baseline checkpoint, ratio, criterion,
 fine-tuning recipe and seed, so their result is cached like a trained model: a resumed or
-repeated `bench run` loads it instead of fine-tuning again. A model file
-(:func:`compress.pruning.save_pruned`: plain tensors and widths) is paired with a JSON file
-of what the rows need (accuracy before and after fine-tuning, the fine-tuning history);
-the JSON is written last, so a pair is only used when both halves are whole.
+repeated `bench run` (or a `bench viz` of the same variant) loads it instead of fine-tuning
+again. A model file (:func:`compress.pruning.save_pruned`: plain tensors and widths) is paired
+with a JSON file of what the rows need (accuracy before and after fine-tuning, the
+fine-tuning history); the JSON is written last, so a pair is only used when both halves are
+whole. :class:`PrunedModelCache` is the cache hook :func:`compress.apply.apply_variant` takes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from bench.atomic import atomic_write_text
 from bench.errors import BenchError
 from bench.training.checkpoint import default_cache_dir
 from bench.training.evaluation import EvalResult
+from compress.apply import PhaseHook, Pruned
 from compress.pruning import load_pruned, save_pruned
 
 
@@ -80,3 +83,38 @@ def load_cached_pruned(path: Path, base_model: nn.Module) -> PrunedModel | None:
     return PrunedModel(
         model, source, meta.get("top1_before_finetune"), evaluation, meta.get("history") or [], meta["finetune_seconds"]
     )
+
+
+class PrunedModelCache:
+    """One provider's pruned models by ratio: memory first (``pruned-50+int8`` quantizes the very
+    model ``pruned-50`` measured), then the disk pair at ``path_for(ratio)``, read back onto
+    ``fresh_model()`` (the unpruned architecture). Its :class:`Pruned` carry a
+    :class:`PrunedModel` as what the fine-tuning returned."""
+
+    def __init__(
+        self,
+        memory: dict[str, PrunedModel],
+        *,
+        path_for: Callable[[float], Path],
+        fresh_model: Callable[[], nn.Module],
+        phase: PhaseHook,
+    ) -> None:
+        self._memory = memory
+        self._path_for = path_for
+        self._fresh_model = fresh_model
+        self._phase = phase
+
+    def load(self, ratio: float) -> Pruned | None:
+        key = f"{ratio:g}"
+        if key not in self._memory:
+            with self._phase("prune"):
+                cached = load_cached_pruned(self._path_for(ratio), self._fresh_model())
+            if cached is None:
+                return None
+            self._memory[key] = cached
+        found = self._memory[key]
+        return Pruned(found.model, finetuned=found)
+
+    def save(self, ratio: float, pruned: Pruned) -> None:
+        save_cached_pruned(self._path_for(ratio), pruned.finetuned)
+        self._memory[f"{ratio:g}"] = pruned.finetuned

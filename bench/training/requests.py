@@ -1,0 +1,138 @@
+"""What a command asks for when it needs a model: small frozen requests, and how they resolve.
+
+Every command that trains, loads or searches a model (`bench train`, `run`, `viz`, `tune`) asks
+the same three questions, so they are three values instead of a long argument list:
+
+* :class:`DataRequest` - what data: the data set, where it lives, the input size, the seed;
+* :class:`TrainingRequest` - what training: preset or recipe, epochs, device, cache, retrain;
+* :class:`BuildRequest` - what model: starting weights, freeze, normalization, dropout.
+
+The resolvers below turn them into what training needs (the side a model is trained at, its
+splits, a freshly seeded model, its recipe), one definition shared by :mod:`obtain` and
+:mod:`tune`; :mod:`bench.provider` builds on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.data import DatasetSpec, DataSplits, load_splits
+from bench.devices import resolve_device
+from bench.errors import BenchError
+from bench.training.freeze import Freeze, parse_freeze
+from bench.training.recipes import Recipe, get_recipe
+from bench.zoo import ModelSpec, create_model
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What data a model is trained and evaluated on.
+
+    ``input_size`` None: the side the data set and model call for (:func:`input_size_for`).
+    ``seed`` is the run's seed: initial weights, data order, and synthetic images; the
+    train/val/test split itself never depends on it.
+    """
+
+    dataset: str
+    data_dir: str | Path | None = None
+    input_size: int | None = None
+    seed: int = 0
+    download: bool = False  # fetch a missing torchvision data set (or pretrained weights)
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """How a model is trained, and where trained models are cached.
+
+    ``recipe`` (e.g. one found by `bench tune`) replaces ``preset``'s; ``epochs`` overrides
+    either. ``device`` may be a name (``auto``, ``cpu``, ``cuda:N``): :attr:`torch_device`.
+    ``cache_dir`` None: :func:`bench.training.checkpoint.default_cache_dir`.
+    """
+
+    preset: str = "quick"
+    epochs: int | None = None
+    recipe: Recipe | None = None
+    retrain: bool = False  # train even when the cache holds the model
+    device: torch.device | str = "cpu"
+    cache_dir: str | Path | None = None
+
+    @property
+    def torch_device(self) -> torch.device:
+        return self.device if isinstance(self.device, torch.device) else resolve_device(self.device)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """How the model is built and where its weights start.
+
+    ``weights``: ``pretrained`` (torchvision's ImageNet weights) or a file; ``freeze`` (a
+    :class:`Freeze` or its flag text) needs them. ``norm``/``dropout`` build the model with
+    another normalization or classifier dropout (:func:`bench.zoo.create_model`).
+    """
+
+    weights: str | Path | None = None
+    freeze: Freeze | str | None = None
+    norm: str | None = None
+    dropout: float | None = None
+
+    @property
+    def parsed_freeze(self) -> Freeze | None:
+        return parse_freeze(self.freeze) if isinstance(self.freeze, str) else self.freeze
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether the weights are torchvision's (not a file)."""
+        return self.weights is not None and str(self.weights) == "pretrained"
+
+
+def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
+    """The side ``spec`` is trained and timed at: ``input_size``, else what the data calls for
+    (full-resolution data at the model's native size, e.g. 299 for Inception-v3), raised to the
+    model's minimum input size."""
+    return spec.resolve_input_size(input_size or spec.input_size_for_data(data_spec.image_size))
+
+
+def splits_for_model(
+    spec: ModelSpec, data_spec: DatasetSpec, data: DataRequest, splits: DataSplits | None = None
+) -> DataSplits:
+    """The splits ``spec`` trains on: loaded at its input size, or ``splits`` checked against it."""
+    size = input_size_for(spec, data_spec, data.input_size)
+    if splits is None:
+        return load_splits(
+            data_spec.name, data_dir=data.data_dir, input_size=size, seed=data.seed, download=data.download
+        )
+    if splits.input_shape[1] != size:
+        raise BenchError(
+            f"{spec.name} needs {size}x{size} inputs but the given splits are "
+            f"{splits.input_shape[1]}x{splits.input_shape[2]}",
+            f"load the splits with input_size={size}",
+        )
+    return splits
+
+
+def model_for_splits(
+    name: str, splits: DataSplits, *, seed: int, norm: str | None = None, dropout: float | None = None
+) -> nn.Module:
+    """A fresh ``name`` for the splits' classes, channels and size; same seed, same weights."""
+    torch.manual_seed(seed)
+    return create_model(
+        name,
+        num_classes=splits.num_classes,
+        in_chans=splits.input_shape[0],
+        input_size=splits.input_shape[1],
+        norm=norm,
+        dropout=dropout,
+    )
+
+
+def training_recipe(spec: ModelSpec, data_spec: DatasetSpec, training: TrainingRequest) -> Recipe:
+    """The recipe ``training`` asks for: its own recipe or the preset's, with its epochs."""
+    if training.recipe is None:
+        return get_recipe(spec, training.preset, data_spec.name, epochs=training.epochs)
+    if training.epochs is not None:
+        return replace(training.recipe, epochs=training.epochs)
+    return training.recipe
