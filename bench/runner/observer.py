@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bench.training.trainer import TrainCallback
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process: how progress displays and results name a worker."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RunObserver(Protocol):
@@ -19,7 +26,10 @@ class RunObserver(Protocol):
     def on_phase(self, phase: str) -> None:
         """The current cell entered ``phase`` (train, prune, finetune, quantize, evaluate, profile)."""
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None: ...
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
+        """The cell was committed; ``worker`` (host:pid) ran it."""
 
     def train_callback(self) -> TrainCallback | None:
         """A training progress callback for the train and fine-tune phases, or None."""
@@ -37,7 +47,9 @@ class SilentObserver:
     def on_phase(self, phase: str) -> None:
         pass
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
         pass
 
     def train_callback(self) -> TrainCallback | None:
