@@ -33,6 +33,7 @@ from bench.cli.common import (
 )
 from bench.cli.train_cmd import add_study_args, check_study_args
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
+from bench.runner.observer import worker_name
 
 if TYPE_CHECKING:
     from bench.runner.config import RunConfig
@@ -74,6 +75,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
     parser.add_argument("--baseline", type=Path, metavar="FILE", help="compare with this run (results.json or run dir)")
+    parser.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|ray",
+        help="where the models run: this process (local, default) or one Ray task per model (ray)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="auto|HOST:PORT",
+        help="with --executor ray: join this running cluster (default: start a local Ray instance)",
+    )
     add_study_args(parser, study=True)
     add_timing_args(parser)
     parser.set_defaults(func=run)
@@ -84,6 +96,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.data import get_dataset_spec
     from bench.devices import resolve_device
     from bench.runner.config import RunConfig
+    from bench.runner.executors import parse_executor
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
     from compress.importance import get_criterion
@@ -94,6 +107,9 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     if quantize is not None:
         check_engine(args.engine)
     get_criterion(args.importance)
+    executor = parse_executor(args.executor)
+    if args.ray_address is not None and executor != "ray":
+        raise BenchError("--ray-address goes with --executor ray", "add --executor ray, or drop --ray-address")
     if args.resume and args.out is None:
         raise BenchError("--resume needs --out DIR naming the run to continue", "pass e.g. --out runs/20261123-120000")
     out = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -133,6 +149,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         resume=args.resume,
         baseline=args.baseline,
         norms=norms,
+        executor=executor,
+        ray_address=args.ray_address,
         **options,
     )
 
@@ -177,6 +195,8 @@ class LogObserver:
 
     def __init__(self) -> None:
         self._total = self._done = 0
+        self._here = worker_name()
+        self.cells_per_worker: dict[str, int] = {}  # other processes (Ray workers) -> cells done
 
     def __enter__(self) -> LogObserver:
         return self
@@ -195,11 +215,17 @@ class LogObserver:
     def on_phase(self, phase: str) -> None:
         pass
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
         self._done += 1
         detail = f": {error}" if error else ""
+        where = ""
+        if worker and worker != self._here:
+            self.cells_per_worker[worker] = self.cells_per_worker.get(worker, 0) + 1
+            where = f" on {worker} (its cell {self.cells_per_worker[worker]})"
         stderr.print(
-            f"[{self._done}/{self._total}] {model} {variant}: {status} ({seconds:.1f} s){detail}",
+            f"[{self._done}/{self._total}] {model} {variant}: {status} ({seconds:.1f} s){where}{detail}",
             highlight=False,
             markup=False,
         )
@@ -239,9 +265,14 @@ class LiveObserver(LogObserver):
     def on_phase(self, phase: str) -> None:
         self._progress.update(self._task, status=f"{self._cell}: {phase}")
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
-        super().on_cell_end(model, variant, status, seconds, error)
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
+        super().on_cell_end(model, variant, status, seconds, error, worker)
         self._progress.advance(self._task)
+        if self.cells_per_worker:
+            per_worker = ", ".join(f"{name} {count}" for name, count in sorted(self.cells_per_worker.items()))
+            self._progress.update(self._task, status=f"cells per worker: {per_worker}")
 
     def train_callback(self) -> Any:
         return self._training.tracker(self._cell)

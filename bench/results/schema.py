@@ -67,6 +67,7 @@ EXTRA_FIELDS: tuple[Field, ...] = (
     Field("unsupported_ops", str, "JSON object: operators the MAC counter skipped, with counts"),
     Field("train_seconds", float, "training (or fine-tuning) wall time, s"),
     Field("cell_seconds", float, "wall time of the whole cell, s"),
+    Field("host", str, "the machine that measured the row (its host name)"),
     Field("created", str, "ISO time the row was written"),
 )
 

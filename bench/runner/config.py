@@ -73,6 +73,8 @@ class RunConfig:
     dropout: float | None = None
     weights: str | None = None  # pretrained or a path: what the baseline fine-tunes from
     freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
+    executor: str = "local"  # local (this process) or ray: where the models' cells run
+    ray_address: str | None = None  # --ray-address: auto or HOST:PORT; None starts a local Ray
 
     def variants(self) -> list[Variant]:
         return plan_variants(self.prune_ratios, self.quantize, self.norms)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Protocol
 
 from bench.provider.observer import ProgressObserver, SilentProgress
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process: how progress displays and results name a worker."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class RunObserver(ProgressObserver, Protocol):
@@ -16,7 +23,10 @@ class RunObserver(ProgressObserver, Protocol):
 
     def on_cell_start(self, model: str, variant: str) -> None: ...
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None: ...
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
+        """The cell was committed; ``worker`` (host:pid) ran it."""
 
 
 class SilentObserver(SilentProgress):
@@ -28,5 +38,7 @@ class SilentObserver(SilentProgress):
     def on_cell_start(self, model: str, variant: str) -> None:
         pass
 
-    def on_cell_end(self, model: str, variant: str, status: str, seconds: float, error: str | None) -> None:
+    def on_cell_end(
+        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
+    ) -> None:
         pass

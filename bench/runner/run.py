@@ -9,6 +9,7 @@ rows with ``status=failed`` and the run goes on; cells that depend on a failed b
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,19 +17,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from bench.errors import BenchError
 from bench.profiling.environment import collect_environment
 from bench.profiling.profiler import ProfileOptions, backend_flags, thread_count
 from bench.results.store import RESULTS_DB, ResultStore
-from bench.runner.config import Cell, RunConfig, check_resumable
+from bench.runner.cells import CellResult
+from bench.runner.config import RunConfig, check_resumable
+from bench.runner.executors import Commit, Executor, group_by_model, make_executor
 from bench.runner.observer import RunObserver, SilentObserver
-from bench.runner.session import ModelSession
 
 # Writes the report of a run directory and returns its path: the orchestrating layer (the
 # CLI) passes `reports.markdown.write_report`, the runner itself never imports the reports.
 ReportWriter = Callable[[Path], Path]
+
+# What the run's environment keeps of each host that measured rows.
+HOST_FIELDS = ("cpu_model", "cpu_threads", "gpu_name", "torch", "cuda", "python")
 
 
 @dataclass
@@ -53,72 +56,54 @@ def execute_run(
     observer: RunObserver | None = None,
     argv: list[str] | None = None,
     write_report: ReportWriter | None = None,
+    executor: Executor | None = None,
 ) -> RunSummary:
     """Run every cell of ``config`` into ``config.out_dir``; see the module docstring.
 
     ``write_report`` is called once the store is exported, also when the run stops early
     (Ctrl-C, an unexpected error), so a report always matches what the store holds.
+    ``executor`` defaults to the one ``config.executor`` names.
     """
     observer = observer or SilentObserver()
     start = time.perf_counter()
     _check_out_dir(config)
-    splits_cache = _check_inputs(config)
     summary = RunSummary(config.out_dir, None, len(config.cells()), 0, 0)
-    with ResultStore(config.out_dir) as store, thread_count(config.threads):
-        _record_run(store, config, argv)
-        done = _finished_cells(store)
-        todo = [cell for cell in config.cells() if cell.cell_id not in done]
-        summary.cells_resumed = summary.cells_total - len(todo)
-        observer.on_plan(summary.cells_total, len(todo))
-        try:
-            _run_cells(todo, config, store, observer, summary, splits_cache)
-        finally:
-            store.export()
-            if write_report is not None:
-                summary.report = write_report(config.out_dir)
+    with executor or make_executor(config) as executor:  # a cluster that cannot be reached fails before any work
+        splits_cache = _check_inputs(config)
+        with ResultStore(config.out_dir) as store, thread_count(config.threads):
+            _record_run(store, config, argv)
+            done = _finished_cells(store)
+            todo = [cell for cell in config.cells() if cell.cell_id not in done]
+            summary.cells_resumed = summary.cells_total - len(todo)
+            observer.on_plan(summary.cells_total, len(todo))
+            try:
+                executor.run(
+                    group_by_model(todo), config, observer, _commit_results(store, observer, summary), splits_cache
+                )
+            finally:
+                _record_hosts(store, executor.hosts)
+                store.export()
+                if write_report is not None:
+                    summary.report = write_report(config.out_dir)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _run_cells(
-    todo: list[Cell],
-    config: RunConfig,
-    store: ResultStore,
-    observer: RunObserver,
-    summary: RunSummary,
-    splits_cache: dict[int, Any],
-) -> None:
-    session: ModelSession | None = None
-    for cell in todo:
-        if session is None or session.name != cell.model:
-            session = ModelSession(cell.model, config, observer, splits_cache)
-        observer.on_cell_start(cell.model, cell.variant.name)
-        began = time.perf_counter()
-        status, error = "ok", None
-        if session.baseline_error is not None:
-            status, error = "skipped", f"not run: the baseline failed ({_one_line(session.baseline_error)})"
-            rows, artifacts = session.failed_rows(cell.variant, error, status="skipped"), []
-        else:
-            try:
-                outcome = session.run_cell(cell.variant)
-                rows, artifacts = outcome.rows, outcome.artifacts
-                if any(row["status"] != "ok" for row in rows):  # e.g. an out-of-memory batch size
-                    status = "failed"
-                    error = next(row["error"] for row in rows if row["status"] != "ok")
-            except (Exception, torch.cuda.OutOfMemoryError) as exc:
-                status, error = "failed", _one_line(exc)
-                rows, artifacts = session.failed_rows(cell.variant, error), []
-                _free_memory()
-        seconds = time.perf_counter() - began
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        for row in rows:
-            row.update(cell_seconds=round(seconds, 3), created=created)
-        store.commit_cell(cell.cell_id, rows, artifacts)
+def _commit_results(store: ResultStore, observer: RunObserver, summary: RunSummary) -> Commit:
+    """The driver's one way to take a finished cell: commit it, export, count it, announce it."""
+
+    def commit(result: CellResult) -> None:
+        store.commit_cell(result.cell_id, result.rows, result.artifacts)
         store.export()
         summary.cells_run += 1
-        if status != "ok":
-            summary.failed.append(cell.cell_id)
-        observer.on_cell_end(cell.model, cell.variant.name, status, seconds, error)
+        if result.status != "ok":
+            summary.failed.append(result.cell_id)
+        cell = result.cell
+        observer.on_cell_end(
+            cell.model, cell.variant.name, result.status, result.seconds, result.error, worker=result.worker
+        )
+
+    return commit
 
 
 def _check_out_dir(config: RunConfig) -> None:
@@ -172,6 +157,18 @@ def _record_run(store: ResultStore, config: RunConfig, argv: list[str] | None) -
     store.set_run_info(info)
 
 
+def _record_hosts(store: ResultStore, hosts: dict[str, dict[str, Any]]) -> None:
+    """List every machine that measured rows in the run's environment (``hosts``)."""
+    info = store.run_info()
+    known = dict(info.get("hosts") or {})
+    local = socket.gethostname()
+    if local not in known:
+        known[local] = {key: info.get(key) for key in HOST_FIELDS}
+    for host, environment in hosts.items():
+        known.setdefault(host, {key: environment.get(key) for key in HOST_FIELDS})
+    store.set_run_info({**info, "hosts": known})
+
+
 def _finished_cells(store: ResultStore) -> set[str]:
     """Cells committed with every row ok or skipped; failed cells are tried again."""
     finished = set()
@@ -179,18 +176,3 @@ def _finished_cells(store: ResultStore) -> set[str]:
         if all(row["status"] != "failed" for row in store.rows_of_cell(cell_id)):
             finished.add(cell_id)
     return finished
-
-
-def _one_line(exc: BaseException) -> str:
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, BenchError):
-        return message
-    return f"{type(exc).__name__}: {message}"[:500]
-
-
-def _free_memory() -> None:
-    import gc
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
