@@ -32,12 +32,10 @@ def test_a_sigkilled_holder_leaves_no_stale_lock(tmp_path: Path, hold_lock) -> N
 
 
 def test_the_lock_is_exclusive_within_a_process_too_and_is_released_on_exit(tmp_path: Path) -> None:
-    with run_dir_lock(tmp_path, holder="bench run", fix="-"):
-        with (
-            pytest.raises(BenchError, match="is being written by bench run"),
-            run_dir_lock(tmp_path, holder="bench run", fix="-"),
-        ):
-            pass
+    held = run_dir_lock(tmp_path, holder="bench run", fix="-")
+    again = run_dir_lock(tmp_path, holder="bench run", fix="-")
+    with held, pytest.raises(BenchError, match="is being written by bench run"), again:
+        pass
     with run_dir_lock(tmp_path, holder="bench run", fix="-"):
         pass
 
