@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from bench.cli.common import fmt_float, fmt_int, rows_table, stdout
-from bench.cli.train_cmd import TrainProgress
+from bench.cli.progress import TrainProgress
 from bench.devices import resolve_device
 from bench.training import DataRequest, TrainingRequest, obtain_model
 from bench.zoo import list_models, resolve_model_names

@@ -1,8 +1,11 @@
-"""Test-wide settings: no GPU assumed, no user cache touched, headless plotting."""
+"""Test-wide settings: no GPU assumed, no user cache touched, headless plotting; file-system faults."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +27,87 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep checkpoints out of the user's cache directory: one cache per test session."""
     monkeypatch.setenv("CNNBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cnnbench-cache"))
+
+
+@pytest.fixture
+def make_immutable() -> Iterator[Callable[[Path], Path]]:
+    """``make_immutable(path)``: ``chattr +i`` on ``path`` for the test (skipped where that is not
+    possible: not root, or a file system without inode flags); lifted again afterwards."""
+    done: list[Path] = []
+
+    def immutable(path: Path) -> Path:
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not possible here (needs root and an ext4-like file system)")
+        done.append(path)
+        return path
+
+    try:
+        yield immutable
+    finally:
+        for path in done:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def make_readonly() -> Iterator[Callable[[Path], Path]]:
+    """``make_readonly(src)``: ``src`` bind-mounted read-only at a sibling folder, whose path is
+    returned (skipped where mounting is not allowed); unmounted afterwards."""
+    mounts: list[Path] = []
+
+    def readonly(src: Path) -> Path:
+        target = src.with_name(src.name + "-ro")
+        target.mkdir()
+        if subprocess.run(["mount", "--bind", str(src), str(target)], capture_output=True).returncode != 0:
+            pytest.skip("a read-only bind mount is not possible here (needs root and mount rights)")
+        mounts.append(target)
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], capture_output=True).returncode != 0:
+            pytest.skip("remounting read-only is not possible here")
+        return target
+
+    try:
+        yield readonly
+    finally:
+        for target in reversed(mounts):
+            subprocess.run(["umount", str(target)], capture_output=True)
+
+
+_HOLDER = """
+import sys
+from pathlib import Path
+from bench.results.lock import run_dir_lock
+with run_dir_lock(Path(sys.argv[1]), holder="bench run", fix="wait"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def hold_lock() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    """``hold_lock(run_dir)``: another process holding the run directory's lock until the test ends
+    (or until it is killed); returns the process once it holds the lock."""
+    import bench
+
+    root = str(Path(bench.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    started: list[subprocess.Popen[str]] = []
+
+    def hold(run_dir: Path) -> subprocess.Popen[str]:
+        import sys
+
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(run_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return proc
+
+    try:
+        yield hold
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()

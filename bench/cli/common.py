@@ -1,149 +1,28 @@
-"""Helpers shared by the command modules: consoles, argument parsers, output formats.
+"""Helpers shared by the command modules: consoles, output formats, number formatters.
 
 Only the CLI prints. Tables and progress go through rich; `--format json` writes JSON to
-stdout and nothing else there (progress and logs go to stderr).
+stdout and nothing else there (progress and logs go to stderr). Shared flags live in
+:mod:`bench.cli.args`, progress displays in :mod:`bench.cli.progress`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench.errors import BenchError, suggest
-
 # Piped output is not squeezed to 80 columns: tables keep one line per row in files and CI logs.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True)
 
-
-def parse_int_list(text: str, *, what: str, example: str) -> list[int]:
-    """'1,32' -> [1, 32]; anything else is a one-line BenchError."""
-    values: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            value = int(part)
-        except ValueError:
-            raise BenchError(f"bad {what} {part!r} in {text!r}", f"pass positive integers like {example}") from None
-        if value < 1:
-            raise BenchError(f"{what} must be positive, got {value}", f"pass positive integers like {example}")
-        if value not in values:
-            values.append(value)
-    return values
-
-
-def parse_batch_sizes(text: str) -> list[int]:
-    return parse_int_list(text, what="batch size", example="--batch-sizes 1,32")
-
-
-def add_format_arg(parser: argparse.ArgumentParser, choices: Sequence[str] = ("table", "json")) -> None:
-    parser.add_argument("--format", choices=list(choices), default=choices[0], help="output format")
-
-
-def add_dataset_arg(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
-    parser.add_argument("--dataset", default=default, metavar="NAME", help=f"data set (default: {default})")
-
-
-def add_data_args(parser: argparse.ArgumentParser, default: str | None = "digits") -> None:
-    """``--dataset``, ``--data-dir`` and ``--download``: where every data-reading command finds its images."""
-    add_dataset_arg(parser, default)
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="where a file-based data set lives")
-    parser.add_argument(
-        "--download", action="store_true", help="download a missing torchvision data set (or pretrained weights)"
-    )
-
-
-def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True, cache: bool = True) -> None:
-    """``--preset``, ``--epochs``, ``--seed``, ``--cache-dir``: what keys a trained model in the cache.
-
-    `bench tune` passes ``epochs=False`` (its grid may vary them) and ``cache=False`` (trials are not cached).
-    """
-    from bench.training.recipes import PRESETS
-
-    def preset(text: str) -> str:
-        if text not in PRESETS:
-            raise argparse.ArgumentTypeError(
-                f"unknown preset {text!r}{suggest(text, PRESETS)}; use {', '.join(PRESETS)}"
-            )
-        return text
-
-    parser.add_argument(
-        "--preset",
-        default="quick",
-        type=preset,
-        metavar="|".join(PRESETS),
-        help="training recipe preset (default: quick)",
-    )
-    if epochs:
-        parser.add_argument("--epochs", type=positive_int, metavar="N", help="override the recipe's epochs")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
-    if cache:
-        parser.add_argument(
-            "--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache directory)"
-        )
-
-
-def add_device_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="where to run (default: auto)")
-
-
-def add_timing_args(parser: argparse.ArgumentParser) -> None:
-    """The latency-measurement knobs shared by `bench profile` and `bench run`."""
-    from bench.profiling.timing import TimingConfig
-
-    d = TimingConfig()
-    timing = parser.add_argument_group("timing")
-    timing.add_argument(
-        "--warmup",
-        type=int,
-        default=d.warmup_iters,
-        metavar="N",
-        help=f"warm-up iterations, at least ({d.warmup_iters})",
-    )
-    timing.add_argument(
-        "--warmup-time", type=float, default=d.warmup_s, metavar="S", help=f"warm-up seconds, at least ({d.warmup_s})"
-    )
-    timing.add_argument(
-        "--min-iters", type=int, default=d.min_iters, metavar="N", help=f"timed iterations, at least ({d.min_iters})"
-    )
-    timing.add_argument(
-        "--min-time", type=float, default=d.min_time_s, metavar="S", help=f"timed seconds, at least ({d.min_time_s})"
-    )
-    timing.add_argument(
-        "--max-time", type=float, default=d.max_time_s, metavar="S", help=f"timed seconds, at most ({d.max_time_s:g})"
-    )
-
-
-def timing_from_args(args: argparse.Namespace) -> Any:
-    """The TimingConfig of the flags added by :func:`add_timing_args` (validated there)."""
-    from bench.profiling.timing import TimingConfig
-
-    return TimingConfig(
-        warmup_iters=args.warmup,
-        warmup_s=args.warmup_time,
-        min_iters=args.min_iters,
-        min_time_s=args.min_time,
-        max_time_s=args.max_time,
-    )
-
-
-def positive_int(text: str) -> int:
-    """argparse type for counts: a positive integer, else a one-line usage error."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
+# Shape-only commands (profile, list, summary) on a data set whose class count its data decides
+# (imagefolder): the classifier's size barely moves speed or the counts.
+FALLBACK_NUM_CLASSES = 1000
 
 
 def print_json(data: Any) -> None:
@@ -176,6 +55,11 @@ def fmt_float(digits: int = 2) -> Formatter:
         return f"{float(value):,.{digits}f}"
 
     return fmt
+
+
+def fmt_value(value: Any) -> str:
+    """A float in its shortest form (``0.001``, ``1e-05``), anything else as text."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def fmt_si(value: Any) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli.common import add_format_arg, print_json, stderr, stdout
+from bench.cli.args import add_format_arg
+from bench.cli.common import print_json, stderr, stdout
 
 _EPILOG = """\
 thresholds: METRIC:N%% allows NEW to be worse than BASE by N percent, METRIC:N by N in the

@@ -71,12 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        oom = _out_of_memory(exc)
+        if oom is not None:  # a shape that passed the estimate and still did not fit: bad input, one line
+            sys.stderr.write(f"bench {args.command}: error: {oom}\n")
+            return EXIT_USAGE
         message = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(
             f"bench {args.command}: internal error: {type(exc).__name__}: {message} "
             "(rerun with --debug for the traceback)\n"
         )
         return EXIT_FAILED
+
+
+def _out_of_memory(exc: Exception) -> BenchError | None:
+    """The one-line error of an allocation failure, or None for any other exception."""
+    from bench.profiling.memory_estimate import is_out_of_memory, out_of_memory_error
+
+    if not is_out_of_memory(exc):
+        return None
+    return out_of_memory_error(exc, "pass a smaller --input-size or batch size")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,20 +12,29 @@ import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bench.cli.common import (
+from bench.cli.args import (
+    add_batch_sizes_arg,
+    add_compression_args,
     add_dataset_arg,
     add_device_arg,
     add_format_arg,
+    add_input_size_arg,
+    add_positive,
+    add_threads_arg,
     add_timing_args,
+    check_compression_args,
+    parse_batch_sizes,
+    timing_from_args,
+)
+from bench.cli.common import (
+    FALLBACK_NUM_CLASSES,
     fmt_float,
     fmt_int,
     fmt_si,
-    parse_batch_sizes,
     print_json,
     rows_table,
     stderr,
     stdout,
-    timing_from_args,
 )
 from bench.errors import EXIT_OK, BenchError
 
@@ -38,8 +47,6 @@ if TYPE_CHECKING:  # heavy imports stay inside the handler, so `bench --help` st
 
 CLI_PRECISIONS = ("fp32", "fp16", "bf16")
 CPU = "cpu"  # int8 comes from --quantize, not --precision
-# imagefolder's class count is decided by its data; the classifier's size barely moves speed.
-FALLBACK_NUM_CLASSES = 1000
 
 
 def _text(value: Any) -> str:
@@ -71,37 +78,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("models", metavar="MODELS", help="comma-separated names or wildcards, or 'all'")
     add_dataset_arg(parser)
-    parser.add_argument("--input-size", type=int, metavar="N", help="square input size (default: the data set's)")
-    parser.add_argument("--num-classes", type=int, metavar="N", help="classifier outputs (default: the data set's)")
+    add_input_size_arg(parser)
+    add_positive(parser, "--num-classes", help="classifier outputs (default: the data set's)")
     add_device_arg(parser)
-    parser.add_argument("--batch-sizes", default="1", metavar="LIST", help="e.g. 1,32 (default: 1)")
+    add_batch_sizes_arg(parser, "1")
     parser.add_argument("--precision", default="fp32", metavar="fp32|fp16|bf16", help="autocast precision")
     parser.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last")
     parser.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: torch's)")
-    parser.add_argument("--prune", default="none", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none")
-    parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
-    parser.add_argument("--quantize", default="none", metavar="int8|none", help="int8 post-training quantization")
-    parser.add_argument(
-        "--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn"
-    )
+    add_threads_arg(parser)
+    add_compression_args(parser, prune="none", quantize="none")
     add_timing_args(parser)
     add_format_arg(parser)
     parser.set_defaults(func=run_profile)
 
 
 def plan_profile_variants(args: argparse.Namespace) -> list[Variant]:
-    """The variants to profile from --prune/--quantize (validated by compress.variants)."""
-    from compress.importance import get_criterion
-    from compress.quantization import check_engine
-    from compress.variants import parse_quantize, parse_ratios, plan_variants
+    """The variants to profile from --prune/--quantize (validated by :func:`check_compression_args`)."""
+    from compress.variants import plan_variants
 
-    ratios, quantize = parse_ratios(args.prune), parse_quantize(args.quantize)
-    if ratios:
-        get_criterion(args.importance)
-    if quantize is not None:
-        check_engine(args.engine)
-    return plan_variants(ratios, quantize)
+    return plan_variants(*check_compression_args(args))
 
 
 def build_variant(
@@ -181,12 +176,12 @@ def run_profile(args: argparse.Namespace) -> int:
 
     names = resolve_model_names(args.models)
     dataset = get_dataset_spec(args.dataset)
-    for flag, value in (("--num-classes", args.num_classes), ("--input-size", args.input_size)):
-        if value is not None and value < 1:
-            raise BenchError(f"{flag} must be positive, got {value}", f"pass e.g. {flag} 32")
     num_classes = args.num_classes or dataset.num_classes or FALLBACK_NUM_CLASSES
     variants = plan_profile_variants(args)
     options = build_options(args)
+    for name in names:
+        size = input_size_for(get_model_spec(name), dataset, args.input_size)
+        _check_memory(name, dataset, num_classes, size, variants, options)
 
     with backend_flags(options):  # the environment records the flags the measurement runs with
         run = collect_environment()
@@ -253,3 +248,18 @@ def _print_table(rows: list[dict[str, Any]], options: ProfileOptions) -> None:
         if row["status"] != "ok":
             batch = f" batch {row['batch_size']}" if row["batch_size"] else ""
             stderr.print(f"{row['model']} {row['variant']}{batch}: {row['error']}", highlight=False, markup=False)
+
+
+def _check_memory(
+    name: str, dataset: DatasetSpec, num_classes: int, input_size: int, variants: list[Variant], options: ProfileOptions
+) -> None:
+    """Refuse (exit 2) a shape whose largest batch cannot fit, before any model is built."""
+    import torch
+
+    from bench.profiling.memory_estimate import check_model_fits
+
+    fits = {"in_chans": dataset.in_chans, "input_size": input_size, "num_classes": num_classes}
+    fits |= {"infer_batch": max(options.batch_sizes), "fix": "pass a smaller --input-size or --batch-sizes"}
+    check_model_fits(name, **fits, device=options.device, precision=options.precision)
+    if any(v.is_quantized for v in variants) and options.device.type != CPU:  # int8 runs on the CPU
+        check_model_fits(name, **fits, device=torch.device(CPU), precision="int8")

@@ -1,7 +1,10 @@
 """`bench report RUN_DIR`: rebuild report.md, figures and the JSON/CSV exports from results.db.
 
 Nothing is re-measured: the report comes from the stored rows and artifacts alone, so it
-can be rebuilt at any time (after a crash, or while `bench run` is still writing).
+can be rebuilt at any time after a run, also after a crash. `bench report` writes into the
+run directory, so it takes the directory's lock (:mod:`bench.results.lock`) like `bench run`:
+while a run is still writing, it is refused with the run's pid (that run writes its report
+itself when it ends; results.json is exported after every cell meanwhile).
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from bench.results.lock import run_dir_lock
     from bench.results.store import ResultStore
+    from bench.writable import check_writable_dir
     from reports.markdown import write_report
 
-    with ResultStore(args.run_dir, create=False) as store:
-        exported = store.export()
-    report = write_report(args.run_dir)
+    with ResultStore(args.run_dir, create=False):  # a missing run directory or results.db: exit 2 here
+        pass
+    check_writable_dir(args.run_dir, "RUN_DIR")
+    fix = "wait for that run to finish: it writes its report itself (results.json is exported after every cell)"
+    with run_dir_lock(args.run_dir, holder="bench report", fix=fix):
+        with ResultStore(args.run_dir, create=False) as store:
+            exported = store.export()
+        report = write_report(args.run_dir)
     for path in exported:
         stderr.print(f"exported {path}", markup=False, highlight=False)
     stdout.print(str(report), markup=False, highlight=False)

@@ -18,22 +18,28 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bench.cli.common import (
+from bench.cli.args import (
+    add_batch_sizes_arg,
+    add_compression_args,
     add_data_args,
     add_device_arg,
+    add_input_size_arg,
+    add_positive,
+    add_study_args,
+    add_threads_arg,
     add_timing_args,
     add_training_args,
+    cache_dir_of,
+    check_compression_args,
+    check_study_args,
     parse_batch_sizes,
-    positive_int,
-    stderr,
-    stdout,
     timing_from_args,
 )
-from bench.cli.train_cmd import add_study_args, check_study_args
+from bench.cli.common import stderr, stdout
+from bench.cli.progress import LiveObserver, LogObserver
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
-from bench.runner.observer import worker_name
 
 if TYPE_CHECKING:
     from bench.runner.config import RunConfig
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from compress.quantization import DEFAULT_CALIBRATION_IMAGES
+
     parser = subparsers.add_parser(
         "run",
         help="train, compress, evaluate and time models; write results and a markdown report",
@@ -54,24 +62,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(parser)
     add_device_arg(parser)
     add_training_args(parser)
-    parser.add_argument(
-        "--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)"
+    add_input_size_arg(parser)
+    add_compression_args(parser, prune="0.5", quantize="int8")
+    add_positive(
+        parser,
+        "--calib-images",
+        default=DEFAULT_CALIBRATION_IMAGES,
+        help=f"int8 calibration images ({DEFAULT_CALIBRATION_IMAGES})",
     )
-    parser.add_argument(
-        "--prune", default="0.5", metavar="RATIOS", help="channel ratios like 0.3,0.5, or none (default: 0.5)"
-    )
-    parser.add_argument("--importance", default="l1", metavar="NAME", help="pruning criterion (default: l1)")
-    parser.add_argument(
-        "--quantize", default="int8", metavar="int8|none", help="int8 post-training quantization (default: int8)"
-    )
-    parser.add_argument(
-        "--engine", default="x86", metavar="NAME", help="quantized engine: x86, fbgemm, qnnpack, onednn"
-    )
-    parser.add_argument(
-        "--calib-images", type=positive_int, default=512, metavar="N", help="int8 calibration images (512)"
-    )
-    parser.add_argument("--batch-sizes", default="1,32", metavar="LIST", help="timed batch sizes (default: 1,32)")
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
+    add_batch_sizes_arg(parser, "1,32")
+    add_threads_arg(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
     parser.add_argument("--baseline", type=Path, metavar="FILE", help="compare with this run (results.json or run dir)")
@@ -99,14 +99,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.runner.executors import parse_executor
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
-    from compress.importance import get_criterion
-    from compress.quantization import check_engine
-    from compress.variants import parse_quantize, parse_ratios
 
-    quantize = parse_quantize(args.quantize)
-    if quantize is not None:
-        check_engine(args.engine)
-    get_criterion(args.importance)
+    ratios, quantize = check_compression_args(args)
     executor = parse_executor(args.executor)
     if args.ray_address is not None and executor != "ray":
         raise BenchError("--ray-address goes with --executor ray", "add --executor ray, or drop --ray-address")
@@ -136,7 +130,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         epochs=args.epochs,
         seed=args.seed,
         input_size=args.input_size,
-        prune_ratios=tuple(parse_ratios(args.prune)),
+        prune_ratios=tuple(ratios),
         quantize=quantize,
         importance=args.importance,
         engine=args.engine,
@@ -158,11 +152,14 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 def run(args: argparse.Namespace) -> int:
     from bench.results.results_file import read_results
     from bench.runner.run import execute_run
+    from bench.writable import check_writable_dir
     from reports.compare import compare_results
     from reports.markdown import write_report
     from reports.thresholds import parse_checks
 
     config = build_config(args)
+    check_writable_dir(config.out_dir, "--out")
+    cache_dir_of(args)
     baseline = read_results(config.baseline) if config.baseline is not None else None  # bad file: exit 2 now
     observer = LiveObserver() if sys.stdout.isatty() and sys.stderr.isatty() else LogObserver()
     with observer:
@@ -188,91 +185,3 @@ def _print_summary(summary: RunSummary, comparison: Comparison | None) -> None:
         stderr.print(comparison.summary(), highlight=False, markup=False)
     if summary.report is not None:
         stdout.print(str(summary.report), highlight=False, soft_wrap=True)
-
-
-class LogObserver:
-    """Plain log lines on stderr, one per cell: for pipes, files and CI logs."""
-
-    def __init__(self) -> None:
-        self._total = self._done = 0
-        self._here = worker_name()
-        self.cells_per_worker: dict[str, int] = {}  # other processes (Ray workers) -> cells done
-
-    def __enter__(self) -> LogObserver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def on_plan(self, total: int, todo: int) -> None:
-        self._total = todo
-        resumed = f", {total - todo} already done" if total != todo else ""
-        stderr.print(f"bench run: {todo} cells to do{resumed}", highlight=False)
-
-    def on_cell_start(self, model: str, variant: str) -> None:
-        pass
-
-    def on_phase(self, phase: str) -> None:
-        pass
-
-    def on_cell_end(
-        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
-    ) -> None:
-        self._done += 1
-        detail = f": {error}" if error else ""
-        where = ""
-        if worker and worker != self._here:
-            self.cells_per_worker[worker] = self.cells_per_worker.get(worker, 0) + 1
-            where = f" on {worker} (its cell {self.cells_per_worker[worker]})"
-        stderr.print(
-            f"[{self._done}/{self._total}] {model} {variant}: {status} ({seconds:.1f} s){where}{detail}",
-            highlight=False,
-            markup=False,
-        )
-
-    def train_callback(self) -> Any:
-        return None
-
-
-class LiveObserver(LogObserver):
-    """A rich display on the terminal: cells done/total with ETA, the current cell and phase,
-    and a training bar while a model trains or fine-tunes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        from bench.cli.train_cmd import TrainProgress
-
-        self._training = TrainProgress()
-        self._progress = self._training.progress
-        self._task: Any = None
-        self._cell = ""
-
-    def __enter__(self) -> LiveObserver:
-        self._training.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._training.__exit__(*exc)
-
-    def on_plan(self, total: int, todo: int) -> None:
-        super().on_plan(total, todo)
-        self._task = self._progress.add_task("cells", total=todo, status="")
-
-    def on_cell_start(self, model: str, variant: str) -> None:
-        self._cell = f"{model} {variant}"
-        self._progress.update(self._task, status=self._cell)
-
-    def on_phase(self, phase: str) -> None:
-        self._progress.update(self._task, status=f"{self._cell}: {phase}")
-
-    def on_cell_end(
-        self, model: str, variant: str, status: str, seconds: float, error: str | None, worker: str = ""
-    ) -> None:
-        super().on_cell_end(model, variant, status, seconds, error, worker)
-        self._progress.advance(self._task)
-        if self.cells_per_worker:
-            per_worker = ", ".join(f"{name} {count}" for name, count in sorted(self.cells_per_worker.items()))
-            self._progress.update(self._task, status=f"cells per worker: {per_worker}")
-
-    def train_callback(self) -> Any:
-        return self._training.tracker(self._cell)

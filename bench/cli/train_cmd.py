@@ -10,29 +10,27 @@ Transfer learning: ``--weights pretrained|PATH --freeze backbone|none|N`` fine-t
 those weights with the backbone (or the first N stages) frozen; a line on stderr and the
 JSON (``trained_layers``, ``trainable_parameters``) say which layers trained. ``--norm``
 and ``--dropout`` build the model with another normalization or classifier dropout
-(:mod:`bench.zoo.norm`). The flags are shared with `bench run` (:func:`add_study_args`).
+(:mod:`bench.zoo.norm`). The flags are shared with `bench run` (:func:`bench.cli.args.add_study_args`).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import (
+from bench.cli.args import (
     add_data_args,
     add_device_arg,
     add_format_arg,
+    add_input_size_arg,
+    add_study_args,
     add_training_args,
-    fmt_float,
-    fmt_int,
-    positive_int,
-    print_json,
-    rows_table,
-    stderr,
-    stdout,
+    cache_dir_of,
+    check_study_args,
 )
+from bench.cli.common import fmt_float, fmt_int, print_json, rows_table, stdout
+from bench.cli.progress import TrainProgress
 from bench.errors import EXIT_OK
 
 TABLE_COLUMNS = (
@@ -61,65 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--recipe", metavar="FILE", help="a recipe file written by `bench tune` (replaces --preset's recipe)"
     )
-    parser.add_argument(
-        "--input-size", type=positive_int, metavar="N", help="spatial input size (default: the data set's)"
-    )
+    add_input_size_arg(parser)
     add_device_arg(parser)
     add_study_args(parser, study=False)
     parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
     add_format_arg(parser)
     parser.set_defaults(func=run)
-
-
-def add_study_args(parser: argparse.ArgumentParser, *, study: bool) -> None:
-    """The transfer-learning and normalization flags of `bench train` and `bench run`.
-
-    ``study``: `bench run` takes a comma list of normalizations (one variant each) and applies
-    ``--weights``/``--freeze`` to the baseline's training.
-    """
-    parser.add_argument(
-        "--weights",
-        metavar="pretrained|PATH",
-        help=("the baseline's weights: " if study else "")
-        + "torchvision's ImageNet weights (fine-tuned when the head is new) or a saved state "
-        "dict/checkpoint (evaluated as it is); add --freeze to fine-tune either",
-    )
-    parser.add_argument(
-        "--freeze",
-        metavar="backbone|none|N",
-        help="with --weights: fine-tune only the classifier (backbone), every layer (none), "
-        "or all but the first N stages",
-    )
-    parser.add_argument(
-        "--norm",
-        metavar="bn,gn,ln,in,none" if study else "bn|gn|ln|in|none",
-        help="normalizations to compare as variants (bn: the baseline)"
-        if study
-        else "swap the model's batch norm for group/layer/instance norm or none",
-    )
-    parser.add_argument("--dropout", type=float, metavar="P", help="classifier dropout probability, 0 <= P < 1")
-
-
-def check_study_args(
-    args: argparse.Namespace, names: Sequence[str], *, norms: Sequence[str], data_spec: Any
-) -> dict[str, Any]:
-    """Validate the flags of :func:`add_study_args` for every model (built as for ``data_spec``,
-    the DatasetSpec) before any is trained; returns ``weights``, ``freeze`` (its label) and
-    ``dropout`` as keyword arguments."""
-    from bench.training.freeze import check_start, parse_freeze
-    from bench.training.requests import input_size_for
-    from bench.zoo import check_build_options, get_model_spec
-    from bench.zoo.norm import SWAPPABLE, check_dropout
-
-    freeze = parse_freeze(args.freeze) if args.freeze is not None else None
-    check_start(freeze, args.weights)
-    dropout = check_dropout(args.dropout) if args.dropout is not None else None
-    kinds = [kind for kind in norms if kind != SWAPPABLE] or list(norms[:1]) or [None]  # bn alone: is there BN?
-    for name in names:
-        size = input_size_for(get_model_spec(name), data_spec, args.input_size)
-        for kind in kinds:
-            check_build_options(name, norm=kind, dropout=dropout, in_chans=data_spec.in_chans, input_size=size)
-    return {"weights": args.weights, "freeze": freeze.label if freeze else None, "dropout": dropout}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         from bench.training.tune import load_recipe
 
         recipe = load_recipe(args.recipe)
+    device = resolve_device(args.device)
+    cache_dir_of(args)
+    if data_spec.has_labels:
+        for name in names:
+            _check_memory(name, data_spec, args, recipe, device)
     data = data_request(args)
-    training = training_request(args, resolve_device(args.device), recipe)
+    training = training_request(args, device, recipe)
     build = BuildRequest(norm=norm, **options)
     splits_by_size: dict[int, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -202,33 +152,24 @@ def result_row(name: str, dataset: str, trained: Any) -> dict[str, Any]:
     }
 
 
-class TrainProgress:
-    """A rich progress bar on stderr, one task per model; hands out :class:`TrainCallback` s."""
+def _check_memory(name: str, data_spec: Any, args: argparse.Namespace, recipe: Any, device: Any) -> None:
+    """Refuse (exit 2) a model whose training step cannot fit, before any data is loaded."""
+    from bench.profiling.memory_estimate import check_model_fits
+    from bench.training import get_recipe
+    from bench.training.requests import input_size_for
+    from bench.zoo import get_model_spec
 
-    def __init__(self) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(  # public: `bench run` adds its overall task to the same display
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn(),
-            console=stderr,
-            transient=False,
-        )
-
-    def __enter__(self) -> TrainProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def log(self, message: str) -> None:
-        self.progress.console.print(message, highlight=False)
-
-    def tracker(self, name: str) -> _ModelTracker:
-        return _ModelTracker(self.progress, name)
+    spec = get_model_spec(name)
+    batch = (recipe or get_recipe(spec, args.preset, data_spec.name, epochs=args.epochs)).batch_size
+    check_model_fits(
+        name,
+        in_chans=data_spec.in_chans,
+        input_size=input_size_for(spec, data_spec, args.input_size),
+        num_classes=data_spec.num_classes or 2,
+        device=device,
+        train_batch=batch,
+        fix="pass a smaller --input-size (or a --recipe with a smaller batch_size)",
+    )
 
 
 class _ModelProgress:
@@ -241,35 +182,5 @@ class _ModelProgress:
     def on_phase(self, phase: str) -> None:
         pass
 
-    def train_callback(self) -> _ModelTracker:
+    def train_callback(self) -> Any:
         return self._progress.tracker(self._name)
-
-
-class _ModelTracker:
-    """The :class:`bench.training.TrainCallback` of one model's progress-bar task."""
-
-    def __init__(self, progress: Any, name: str) -> None:
-        self._progress = progress
-        self._name = name
-        self._task: Any = None
-        self._epochs = 0
-        self._steps = 0
-
-    def on_start(self, epochs: int, steps_per_epoch: int) -> None:
-        self._epochs, self._steps = epochs, steps_per_epoch
-        self._task = self._progress.add_task(self._name, total=epochs * steps_per_epoch, status="starting")
-
-    def on_step(self, epoch: int, step: int, loss: float, top1: float, images_per_s: float) -> None:
-        self._progress.update(
-            self._task,
-            completed=(epoch - 1) * self._steps + step,
-            status=f"epoch {epoch}/{self._epochs}  loss {loss:.3f}  acc {top1:5.1f}%  {images_per_s:,.0f} img/s",
-        )
-
-    def on_epoch_end(self, entry: dict[str, float]) -> None:
-        self._progress.console.print(
-            f"{self._name} epoch {entry['epoch']}/{self._epochs}: train loss {entry['train_loss']:.3f} "
-            f"acc {entry['train_top1']:.1f}%, val loss {entry['val_loss']:.3f} acc {entry['val_top1']:.1f}%, "
-            f"lr {entry['lr']:.2e}, {entry['seconds']:.1f} s",
-            highlight=False,
-        )

@@ -12,19 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import (
-    add_data_args,
-    add_device_arg,
-    add_format_arg,
-    add_training_args,
-    fmt_float,
-    fmt_int,
-    positive_int,
-    print_json,
-    rows_table,
-    stderr,
-    stdout,
-)
+from bench.cli.args import add_data_args, add_device_arg, add_format_arg, add_threads_arg, add_training_args
+from bench.cli.common import fmt_float, fmt_int, fmt_value, print_json, rows_table, stderr, stdout
+from bench.cli.progress import TuneProgress
 from bench.errors import EXIT_OK
 
 
@@ -49,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_training_args(parser, epochs=False, cache=False)
     add_device_arg(parser)
-    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads (default: torch's)")
+    add_threads_arg(parser)
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="best recipe file (default: tune/<model>-<dataset>.json)"
     )
@@ -59,19 +49,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.cli.requests import data_request, training_request
+    from bench.data import get_dataset_spec
     from bench.devices import resolve_device
     from bench.profiling.profiler import thread_count
     from bench.provider.provider import ModelProvider
     from bench.training.tune import default_recipe_path, parse_grid, save_recipe
+    from bench.writable import check_writable_file
     from bench.zoo import get_model_spec
 
     spec = get_model_spec(args.model)
     grid = parse_grid(args.grid)  # bad keys and values fail before any training
-    training = training_request(args, resolve_device(args.device))
-    provider = ModelProvider(spec.name, data=data_request(args), training=training)
+    device = resolve_device(args.device)
+    data_spec = get_dataset_spec(args.dataset)
+    out = check_writable_file(args.out or default_recipe_path(spec.name, data_spec.name), "--out")
+    _check_memory(spec.name, data_spec, args.preset, grid, device)
+    provider = ModelProvider(spec.name, data=data_request(args), training=training_request(args, device))
     with thread_count(args.threads), TuneProgress() as progress:
         result = provider.search(grid, callback=progress)
-    path = save_recipe(result, args.out or default_recipe_path(result.model, result.dataset))
+    path = save_recipe(result, out)
     if args.format == "json":
         print_json(
             {
@@ -88,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = [{"rank": rank, **trial.to_dict(), **trial.params} for rank, trial in enumerate(result.trials, start=1)]
     columns = [("rank", "#", fmt_int)]
-    columns += [(key, key, _fmt_value) for key in result.grid]
+    columns += [(key, key, fmt_value) for key in result.grid]
     columns += [
         ("val_top1", "val top-1", fmt_float(2)),
         ("val_loss", "val loss", fmt_float(4)),
@@ -107,78 +102,23 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fmt_value(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def _check_memory(name: str, data_spec: Any, preset: str, grid: dict[str, list[Any]], device: Any) -> None:
+    """Refuse (exit 2) a grid whose largest training batch cannot fit, before any trial trains."""
+    from bench.profiling.memory_estimate import check_model_fits
+    from bench.training import get_recipe
+    from bench.training.requests import input_size_for
+    from bench.zoo import get_model_spec
 
-
-def _describe(params: dict[str, Any]) -> str:
-    return " ".join(f"{key}={_fmt_value(value)}" for key, value in params.items())
-
-
-class TuneProgress:
-    """A rich progress bar on stderr: trials done out of the grid, and the running trial's epoch.
-
-    It is the search's :class:`bench.training.tune.TuneCallback` and hands each trial a
-    training callback that updates the same bar.
-    """
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[bold]trials"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=stderr,
-        )
-        self._task: Any = None
-        self._label = ""
-
-    def __enter__(self) -> TuneProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def on_trial_start(self, trial: int, total: int, params: dict[str, Any]) -> Any:
-        if self._task is None:
-            self._task = self._progress.add_task("trials", total=total, status="")
-        self._label = _describe(params)
-        self._progress.update(self._task, status=self._label)
-        return _TrialSteps(self)
-
-    def on_trial_end(self, trial: Any) -> None:
-        score = f"val top-1 {trial.val_top1:.2f}%" if trial.status == "ok" else "failed"
-        self._progress.console.print(
-            f"trial {trial.index}: {_describe(trial.params)}: {score} ({trial.seconds:.1f} s)", highlight=False
-        )
-        self._progress.advance(self._task)
-
-    def show(self, status: str) -> None:
-        self._progress.update(self._task, status=f"{self._label}  {status}")
-
-
-class _TrialSteps:
-    """The training callback of one trial: its epoch, loss and accuracy on the trials bar."""
-
-    def __init__(self, owner: TuneProgress) -> None:
-        self._owner = owner
-        self._epochs = 0
-
-    def on_start(self, epochs: int, steps_per_epoch: int) -> None:
-        self._epochs = epochs
-
-    def on_step(self, epoch: int, step: int, loss: float, top1: float, images_per_s: float) -> None:
-        self._owner.show(f"epoch {epoch}/{self._epochs}  loss {loss:.3f}  acc {top1:5.1f}%")
-
-    def on_epoch_end(self, entry: dict[str, float]) -> None:
-        self._owner.show(f"epoch {int(entry['epoch'])}/{self._epochs}  val {entry['val_top1']:.1f}%")
+    if not data_spec.has_labels:
+        return  # tune refuses the data set itself, with its own message
+    spec = get_model_spec(name)
+    batch = max(grid.get("batch_size", [get_recipe(spec, preset, data_spec.name).batch_size]))
+    check_model_fits(
+        name,
+        in_chans=data_spec.in_chans,
+        input_size=input_size_for(spec, data_spec),
+        num_classes=data_spec.num_classes or 2,
+        device=device,
+        train_batch=batch,
+        fix="search smaller --grid batch_size values",
+    )

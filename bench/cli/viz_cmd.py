@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from bench.cli.common import (
-    add_data_args,
-    add_device_arg,
-    add_training_args,
-    positive_int,
-    stderr,
-    stdout,
-)
+from bench.cli.args import add_data_args, add_device_arg, add_positive, add_training_args, cache_dir_of
+from bench.cli.common import stderr, stdout
+from bench.cli.progress import VizObserver
 from bench.errors import EXIT_OK, BenchError
-from bench.provider.observer import SilentProgress
 
 DEFAULT_IMAGES = 10
 MAX_IMAGES = 64
@@ -41,11 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="output folder (default: viz/<model>-<dataset>[-<variant>])"
     )
-    parser.add_argument(
+    add_positive(
+        parser,
         "--images",
-        type=positive_int,
         default=DEFAULT_IMAGES,
-        metavar="N",
         help=f"test images for saliency and Grad-CAM (default: {DEFAULT_IMAGES}, at most {MAX_IMAGES})",
     )
     parser.add_argument(
@@ -64,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.devices import resolve_device
     from bench.viz.render import default_out_dir, render
     from bench.viz.subject import load_subject
+    from bench.writable import check_writable_dir
     from bench.zoo import get_model_spec
     from compress.variants import parse_variant
 
@@ -71,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError(f"--images {args.images} is more than {MAX_IMAGES}", f"pass --images {MAX_IMAGES} or fewer")
     spec = get_model_spec(args.model)  # validates the name before any work
     variant = parse_variant(args.variant).name
-    out_dir = args.out or default_out_dir(spec.name, args.dataset, variant)
+    out_dir = check_writable_dir(args.out or default_out_dir(spec.name, args.dataset, variant), "--out")
+    cache_dir_of(args)
     training = training_request(args, resolve_device(args.device))
-    with _VizObserver(spec.name) as observer:
+    with VizObserver(spec.name) as observer:
         subject = load_subject(
             spec.name, data=data_request(args), training=training, variant=variant, observer=observer
         )
@@ -93,32 +87,3 @@ def run(args: argparse.Namespace) -> int:
         stdout.print(f"  {path}", highlight=False, markup=False)
     stdout.print(f"index: {result.index_path}", highlight=False, markup=False)
     return EXIT_OK
-
-
-class _VizObserver(SilentProgress):
-    """The training progress bar (when a model must be trained or fine-tuned) and a status line."""
-
-    def __init__(self, model: str) -> None:
-        from bench.cli.train_cmd import TrainProgress
-
-        self._model = model
-        self._progress = TrainProgress()
-        self._phase = "train"
-
-    def __enter__(self) -> _VizObserver:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)
-
-    def on_phase(self, phase: str) -> None:
-        self._phase = phase  # train, prune, finetune, evaluate, quantize
-        if phase in ("prune", "quantize"):
-            self._progress.log(f"{self._model}: {phase}")
-
-    def on_figure(self, name: str) -> None:
-        self._progress.log(f"{self._model}: drawing {name}")
-
-    def train_callback(self) -> Any:
-        return self._progress.tracker(f"{self._model} {self._phase}")

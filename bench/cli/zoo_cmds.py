@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 
+from bench.cli.args import add_dataset_arg, add_format_arg
 from bench.cli.common import (
-    add_dataset_arg,
-    add_format_arg,
+    FALLBACK_NUM_CLASSES,
     fmt_int,
     fmt_si,
     print_json,
@@ -98,7 +98,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def data_input(dataset_name: str) -> tuple[DatasetSpec, DataInput]:
     """The data set's spec and the channels, image size and class count it feeds a model."""
-    from bench.cli.profile_cmd import FALLBACK_NUM_CLASSES
     from bench.data import get_dataset_spec
     from bench.profiling.catalog import DataInput
 

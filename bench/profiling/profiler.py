@@ -41,6 +41,7 @@ from bench.profiling.complexity import (
 )
 from bench.profiling.environment import device_name
 from bench.profiling.memory import PeakMemory
+from bench.profiling.memory_estimate import is_out_of_memory
 from bench.profiling.timing import LatencyStats, TimingConfig, measure_latency
 from bench.results.schema import format_input_size, make_row
 
@@ -244,7 +245,9 @@ def _profile_batch(
 ) -> dict[str, Any]:
     try:
         measured = _measure_batch(model, input_shape, batch_size, options)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, RuntimeError) as exc:  # CUDA's, or the CPU allocator's RuntimeError
+        if not is_out_of_memory(exc):
+            raise
         where = "CUDA " if options.device.type == "cuda" else ""
         measured = {"status": "failed", "error": f"{where}out of memory at batch {batch_size}"}
     if measured.get("status") == "failed":  # outside the except: the traceback's tensors are gone

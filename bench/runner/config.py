@@ -2,10 +2,11 @@
 
 A cell is the runner's unit of work and of resumption: one model in one variant
 (``"resnet20|pruned-50"``). It yields one row per device and batch size. A run directory
-keeps the settings it was started with; ``--resume`` refuses settings that would make its
-rows incomparable (another data set, preset, seed, device, timing, or another way of
-building and training the baseline: weights, freeze, dropout), and may add models or
-variants (more ratios, more normalizations).
+keeps the settings it was started with (:meth:`RunConfig.to_dict`); ``--resume`` compares
+every one of them with the new flags and refuses any difference, naming each, except the
+few in :data:`RESUME_MAY_CHANGE`: what the run covers (more models, ratios, normalizations
+or int8) and where things are kept. A setting added to the configuration is therefore
+checked on resume without anyone having to remember it.
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from bench.provider.provider import CompressionRequest
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.variants import Variant, plan_variants
 
-# Settings a resumed run must share with the run it continues.
-RESUME_INVARIANTS = (
-    "dataset",
-    "data_dir",
-    "preset",
-    "seed",
-    "device",
-    "input_size",
-    "epochs",
-    "threads",
-    "weights",
-    "freeze",
-    "dropout",
+# Settings a resumed run may change; every other setting of `RunConfig.to_dict()` (nested ones
+# by their dotted path, e.g. timing.min_iters) must equal the one the run was started with.
+# Matched by full path or by the last part, so they survive the settings being regrouped.
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "models",  # more models: new cells
+        "prune_ratios",  # more ratios: new pruned variants
+        "norms",  # more normalizations: new norm variants
+        "quantize",  # int8 on or off: int8 variants added (those done stay)
+        "variants",  # derived from the three above
+        "out_dir",  # the same directory, however it is spelt
+        "resume",
+        "baseline",  # only what the finished run is compared with
+        "cache_dir",  # where checkpoints are kept, not what they hold (they are keyed by content)
+        "download",  # whether a missing data set may be fetched
+    }
 )
 
 
@@ -143,18 +147,39 @@ class Cell:
 
 
 def check_resumable(stored: dict[str, Any], config: RunConfig) -> None:
-    """Refuse to resume a run with settings that would mix incomparable rows."""
-    current = config.to_dict()
-    differences = [
-        f"{key} {stored.get(key)!r} -> {current.get(key)!r}"
-        for key in RESUME_INVARIANTS
-        if key in stored and stored.get(key) != current.get(key)
-    ]
-    stored_timing = stored.get("timing")
-    if stored_timing is not None and stored_timing != current["timing"]:
-        differences.append("timing settings")
+    """Refuse to resume a run with settings that would mix incomparable rows or leave cells unmeasured."""
+    differences = resume_differences(stored, config.to_dict())
     if differences:
         raise BenchError(
             f"cannot resume {config.out_dir}: it was started with other settings ({'; '.join(differences)})",
             "resume with the original flags, or start a new run with another --out",
         )
+
+
+def resume_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"batch_sizes [1] -> [1, 32]"`` for each setting outside :data:`RESUME_MAY_CHANGE` that
+    differs; settings the stored run did not record (an older cnnbench) are not compared."""
+    old, new = _flatten(stored), _flatten(current)
+    return [
+        f"{key} {_show(old[key])} -> {_show(new.get(key))}"
+        for key in old
+        if not _may_change(key) and old[key] != new.get(key)
+    ]
+
+
+def _may_change(key: str) -> bool:
+    return key in RESUME_MAY_CHANGE or key.rsplit(".", 1)[-1] in RESUME_MAY_CHANGE
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else repr(value)

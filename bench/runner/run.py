@@ -5,6 +5,12 @@ transaction (rows, artifacts, the done mark) and the JSON/CSV exports are rewrit
 run killed at any moment loses at most the cell in progress. A cell that raises becomes
 rows with ``status=failed`` and the run goes on; cells that depend on a failed baseline are
 ``skipped`` with the reason. ``--resume`` skips cells already done (failed ones are retried).
+
+One process at a time writes a run directory: the run holds its OS lock
+(:mod:`bench.results.lock`) from before the "already holds a run" check to the end, so a
+second `bench run` or ``--resume`` on it is refused at once with the holder's pid. Everything
+that can be checked without training (the directory, a resumed run's settings, whether the
+shapes fit in memory, the data) is checked before the first cell.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.profiling.environment import collect_environment
 from bench.profiling.profiler import ProfileOptions, backend_flags, thread_count
+from bench.results.lock import LOCK_FILE, run_dir_lock
 from bench.results.store import RESULTS_DB, ResultStore
 from bench.runner.cells import CellResult
 from bench.runner.config import RunConfig, check_resumable
@@ -66,26 +73,41 @@ def execute_run(
     """
     observer = observer or SilentObserver()
     start = time.perf_counter()
-    _check_out_dir(config)
-    summary = RunSummary(config.out_dir, None, len(config.cells()), 0, 0)
-    with executor or make_executor(config) as executor:  # a cluster that cannot be reached fails before any work
-        splits_cache = _check_inputs(config)
-        with ResultStore(config.out_dir) as store, thread_count(config.threads):
-            _record_run(store, config, argv)
-            done = _finished_cells(store)
-            todo = [cell for cell in config.cells() if cell.cell_id not in done]
-            summary.cells_resumed = summary.cells_total - len(todo)
-            observer.on_plan(summary.cells_total, len(todo))
-            try:
-                executor.run(
-                    group_by_model(todo), config, observer, _commit_results(store, observer, summary), splits_cache
-                )
-            finally:
-                _record_hosts(store, executor.hosts)
-                store.export()
-                if write_report is not None:
-                    summary.report = write_report(config.out_dir)
+    fix = "wait for it to finish, or pass another --out directory"
+    with run_dir_lock(config.out_dir, holder="bench run", fix=fix):
+        _check_out_dir(config)
+        _check_memory(config)
+        with executor or make_executor(config) as executor:  # a cluster that cannot be reached fails before any work
+            splits_cache = _check_inputs(config)
+            summary = _execute(config, observer, argv, write_report, splits_cache, executor)
     summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _execute(
+    config: RunConfig,
+    observer: RunObserver,
+    argv: list[str] | None,
+    write_report: ReportWriter | None,
+    splits_cache: dict[int, Any],
+    executor: Executor,
+) -> RunSummary:
+    summary = RunSummary(config.out_dir, None, len(config.cells()), 0, 0)
+    with ResultStore(config.out_dir) as store, thread_count(config.threads):
+        _record_run(store, config, argv)
+        done = _finished_cells(store)
+        todo = [cell for cell in config.cells() if cell.cell_id not in done]
+        summary.cells_resumed = summary.cells_total - len(todo)
+        observer.on_plan(summary.cells_total, len(todo))
+        try:
+            executor.run(
+                group_by_model(todo), config, observer, _commit_results(store, observer, summary), splits_cache
+            )
+        finally:
+            _record_hosts(store, executor.hosts)
+            store.export()
+            if write_report is not None:
+                summary.report = write_report(config.out_dir)
     return summary
 
 
@@ -107,7 +129,8 @@ def _commit_results(store: ResultStore, observer: RunObserver, summary: RunSumma
 
 
 def _check_out_dir(config: RunConfig) -> None:
-    """Never mix two runs in one directory by accident; never lose results already written."""
+    """Never mix two runs in one directory by accident; never lose results already written.
+    Called under the run directory's lock, so no other run can start between check and use."""
     db = config.out_dir / RESULTS_DB
     if config.resume:
         if not db.exists():
@@ -115,17 +138,40 @@ def _check_out_dir(config: RunConfig) -> None:
                 f"--resume needs an existing run, but {config.out_dir} has no {RESULTS_DB}",
                 "pass the --out directory of the run to continue, or drop --resume",
             )
+        with ResultStore(config.out_dir, create=False) as store:  # a changed plan fails before any work
+            check_resumable(store.run_info().get("config", {}), config)
         return
     if db.exists():
         raise BenchError(
             f"{config.out_dir} already holds a run ({RESULTS_DB})",
             "pass --resume to continue it, or choose a new --out directory",
         )
-    if config.out_dir.exists() and any(config.out_dir.iterdir()):
+    if any(path.name != LOCK_FILE for path in config.out_dir.iterdir()):
         raise BenchError(
             f"{config.out_dir} exists and is not empty",
             "choose a new --out directory (runs are never written over other files)",
         )
+
+
+def _check_memory(config: RunConfig) -> None:
+    """Refuse (exit 2) a model whose training step or largest timed batch cannot fit in memory."""
+    from bench.data import get_dataset_spec
+    from bench.profiling.memory_estimate import check_model_fits
+    from bench.training import get_recipe
+    from bench.training.requests import input_size_for
+    from bench.zoo import get_model_spec
+
+    data_spec = get_dataset_spec(config.dataset)
+    fix = "pass a smaller --input-size or --batch-sizes"
+    for name in config.models:
+        spec = get_model_spec(name)
+        fits = {"in_chans": data_spec.in_chans, "num_classes": data_spec.num_classes or 2, "fix": fix}
+        fits["input_size"] = input_size_for(spec, data_spec, config.input_size)
+        if data_spec.has_labels:
+            batch = get_recipe(spec, config.preset, data_spec.name, epochs=config.epochs).batch_size
+            check_model_fits(name, **fits, device=config.device, train_batch=batch)
+        for device in {d for variant in config.variants() for d in config.devices_for(variant)}:
+            check_model_fits(name, **fits, device=device, infer_batch=max(config.batch_sizes))
 
 
 def _check_inputs(config: RunConfig) -> dict[int, Any]:
@@ -145,8 +191,7 @@ def _check_inputs(config: RunConfig) -> dict[int, Any]:
 
 def _record_run(store: ResultStore, config: RunConfig, argv: list[str] | None) -> None:
     stored = store.run_info()
-    if stored:
-        check_resumable(stored.get("config", {}), config)
+    if stored:  # a resumed run, its settings checked by _check_out_dir
         resumed = list(stored.get("resumed", [])) + [datetime.now(timezone.utc).isoformat(timespec="seconds")]
         store.set_run_info({**stored, "resumed": resumed})
         return

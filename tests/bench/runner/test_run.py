@@ -230,3 +230,23 @@ def test_sigkill_then_resume_gives_the_uninterrupted_rows(lenet_run: Path, tmp_p
         expected = by_key[row_key(row)]
         assert {f: row[f] for f in DETERMINISTIC} == {f: expected[f] for f in DETERMINISTIC}, row_key(row)
     assert set(KEY_FIELDS) <= set(finished[0])
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_on_one_directory_one_is_refused(tmp_path: Path) -> None:
+    """The lock is taken before the "already holds a run" check: never two writers, never lost rows."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    out = tmp_path / "raced"
+    args = ["--models", "lenet5", "--prune", "none", "--quantize", "none", "--epochs", "1", "--threads", "1"]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--out", str(out), *FAST]
+    first, second = _bench(args, env), _bench(args, env)
+    errs = {proc.pid: proc.communicate(timeout=600)[1].decode() for proc in (first, second)}
+    codes = {proc.pid: proc.returncode for proc in (first, second)}
+    assert sorted(codes.values()) == [0, 2], errs
+    winner = next(pid for pid, code in codes.items() if code == 0)
+    refused = next(err for pid, err in errs.items() if codes[pid] == 2).strip()
+    assert len(refused.splitlines()) == 1 and "Traceback" not in refused
+    # While the winner runs, the loser is told its pid; had it come after the end, the run it left.
+    assert f"is being written by bench run (pid {winner})" in refused or "already holds a run" in refused
+    rows = read_results(out).rows
+    assert len(rows) == 2 and len({row_key(r) for r in rows}) == 2  # baseline at batch sizes 1 and 4, once each
