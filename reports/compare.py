@@ -55,6 +55,22 @@ def environment_differences(base_run: dict[str, Any], new_run: dict[str, Any]) -
     ]
 
 
+def hardware_differences(
+    base_rows: dict[tuple[Any, ...], dict[str, Any]], new_rows: dict[tuple[Any, ...], dict[str, Any]]
+) -> list[EnvDifference]:
+    """Matched rows measured on different processors or GPUs (``device_name``): under
+    ``--executor ray`` the rows of one run can come from several hosts, so the run-level
+    environment alone cannot tell."""
+    found: dict[tuple[Any, Any], EnvDifference] = {}
+    for key, base_row in base_rows.items():
+        new_row = new_rows.get(key)
+        if new_row is None or base_row.get("device_name") == new_row.get("device_name"):
+            continue
+        pair = (base_row.get("device_name"), new_row.get("device_name"))
+        found.setdefault(pair, EnvDifference(f"device_name of {row_label(base_row)}", *pair))
+    return list(found.values())
+
+
 def row_label(key: dict[str, Any]) -> str:
     """'lenet5/baseline digits 1x32x32 cpu fp32 bs=1': a row named for humans."""
     return (
@@ -254,11 +270,11 @@ def compare_results(
     Raises BenchError when the two runs share no row at all (almost surely the wrong pair
     of files), so that such a comparison cannot pass by checking nothing.
     """
-    differences = environment_differences(base.run, new.run)
-    if differences and not allow_env_mismatch:
-        raise EnvironmentMismatch(differences)
     base_rows = {row_key(row): row for row in base.rows}
     new_rows = {row_key(row): row for row in new.rows}
+    differences = environment_differences(base.run, new.run) + hardware_differences(base_rows, new_rows)
+    if differences and not allow_env_mismatch:
+        raise EnvironmentMismatch(differences)
     if not base_rows.keys() & new_rows.keys():
         raise BenchError(
             f"no row of {new.path} ({len(new_rows)} rows) matches a row of {base.path} "

@@ -284,3 +284,14 @@ def test_real_runs_compare_clean_and_a_slowed_model_is_caught(tmp_path: Path) ->
     assert clean.exit_code == 0, clean.to_markdown()
     caught = compare_results(base, slowed, checks)
     assert [r.check for r in caught.regressions] == ["latency_ms_p50:+25%"], caught.to_markdown()
+
+
+def test_rows_timed_on_other_hardware_are_refused_even_when_the_runs_look_alike(tmp_path: Path) -> None:
+    """Under --executor ray one run's rows can come from several hosts: device_name is checked per row."""
+    base = [timed_row(device_name="Intel Xeon A")]
+    new = [timed_row(device_name="AMD EPYC B")]
+    with pytest.raises(EnvironmentMismatch) as error:
+        compare(tmp_path, base, new)
+    assert [d.field for d in error.value.differences] == ["device_name of lenet5/baseline digits 1x32x32 cpu fp32 bs=1"]
+    assert compare(tmp_path, base, new, allow_env_mismatch=True).exit_code == 0
+    assert compare(tmp_path, base, [timed_row(device_name="Intel Xeon A")]).exit_code == 0
