@@ -78,7 +78,7 @@ def makespan(durations: list[float], workers: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="alternating local/ray rounds (default 3)")
-    parser.add_argument("--quick", action="store_true", help="a tiny speed-only plan (checks the script runs)")
+    parser.add_argument("--quick", action="store_true", help="the tests' 3-model speed-only plan (no training)")
     parser.add_argument("--results", type=Path, help="a measured run's results.json for the N-worker estimate")
     parser.add_argument("--workers", type=int, default=8, help="workers for the estimate (default 8)")
     args = parser.parse_args()
@@ -90,9 +90,9 @@ def main() -> int:
               f"({one / many:.2f}x; the longest model alone takes {max(per_model.values()):.0f} s)")  # fmt: skip
         return 0
     plan = PLAN
-    if args.quick:
-        plan = ["--models", "lenet5", "--dataset", "synthetic", "--input-size", "32", "--prune", "none",
-                "--quantize", "none", "--batch-sizes", "1", "--min-iters", "3", "--min-time", "0.01"]  # fmt: skip
+    if args.quick:  # the 3-model plan of the tests: speed-only data, no training
+        plan = ["--models", "lenet5,resnet20,nin", "--dataset", "synthetic", "--input-size", "32", "--prune", "0.5",
+                "--quantize", "int8", "--calib-images", "8", "--batch-sizes", "1"]  # fmt: skip
     walls = overhead(args.rounds, plan)
     for executor, values in walls.items():
         print(f"{executor:5s} wall s: " + ", ".join(f"{v:.1f}" for v in values))
