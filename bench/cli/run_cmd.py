@@ -74,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
     parser.add_argument("--baseline", type=Path, metavar="FILE", help="compare with this run (results.json or run dir)")
+    parser.add_argument(
+        "--max-drop", type=float, metavar="P", help="top-1 points a variant may lose to be picked (default: 0.5)"
+    )
     add_study_args(parser, study=True)
     add_timing_args(parser)
     parser.set_defaults(func=run)
@@ -83,7 +86,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     """The validated RunConfig of the parsed flags; bad values are BenchErrors."""
     from bench.data import get_dataset_spec
     from bench.devices import resolve_device
-    from bench.runner.config import RunConfig
+    from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
     from compress.importance import get_criterion
@@ -133,6 +136,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         resume=args.resume,
         baseline=args.baseline,
         norms=norms,
+        max_drop=DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop,
         **options,
     )
 

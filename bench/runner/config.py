@@ -10,6 +10,7 @@ variants (more ratios, more normalizations).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from bench.devices import device_label
 from bench.errors import BenchError
 from bench.profiling.timing import TimingConfig
 from compress.variants import Variant, plan_variants
+
+DEFAULT_MAX_DROP = 0.5  # --max-drop: top-1 points a variant may lose and still be picked (contract)
 
 # Settings a resumed run must share with the run it continues.
 RESUME_INVARIANTS = (
@@ -71,6 +74,10 @@ class RunConfig:
     dropout: float | None = None
     weights: str | None = None  # pretrained or a path: what the baseline fine-tunes from
     freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
+    max_drop: float = DEFAULT_MAX_DROP  # accuracy budget (top-1 points) the report picks variants within
+
+    def __post_init__(self) -> None:
+        check_max_drop(self.max_drop)
 
     def variants(self) -> list[Variant]:
         return plan_variants(self.prune_ratios, self.quantize, self.norms)
@@ -115,6 +122,16 @@ class Cell:
     @property
     def cell_id(self) -> str:
         return f"{self.model}|{self.variant.name}"
+
+
+def check_max_drop(value: float) -> float:
+    """``--max-drop P``: a finite number of top-1 points, at least 0; else a BenchError."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise BenchError(
+            f"--max-drop must be a number of top-1 points >= 0, got {value!r}",
+            "pass e.g. --max-drop 0.5 (the default) or --max-drop 0 for no accuracy loss",
+        )
+    return float(value)
 
 
 def check_resumable(stored: dict[str, Any], config: RunConfig) -> None:
