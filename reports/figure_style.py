@@ -160,14 +160,17 @@ def place_labels(
     *,
     fontsize: float = 7.0,
     marker_pt: float = MARKER_PT,
+    laid_out: bool = False,
 ) -> list[Label]:
     """Annotate ``axes`` with ``labels`` where they collide with nothing; returns those left out.
 
     ``points`` are every data point of the axes (data coordinates), which labels must not cover.
-    Call once the axes' limits and scales are final (the figure is laid out here first).
+    Call once the axes' limits, scales and the figure's titles and legends are final; the figure
+    is laid out here first unless ``laid_out`` says the caller just did.
     """
     figure = axes.get_figure()
-    figure.draw_without_rendering()  # final layout and limits, so display coordinates hold
+    if not laid_out:
+        figure.draw_without_rendering()  # final layout and limits, so display coordinates hold
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
     radius = marker_pt / 2 * DPI / 72.0  # a marker's half size in pixels
@@ -180,14 +183,37 @@ def place_labels(
     return left_out
 
 
+def _candidate_box(anchor: tuple[float, float], size: tuple[float, float], offset: tuple[float, float]) -> Bbox:
+    """Where a text of ``size`` (pixels) lands at ``offset`` (points) from ``anchor`` (pixels),
+    aligned as :func:`_annotation` aligns it: away from the point on each axis."""
+    (x, y), (width, height), (dx, dy) = anchor, size, offset
+    x += dx * DPI / 72.0
+    y += dy * DPI / 72.0
+    x0 = x if dx > 0 else x - width if dx < 0 else x - width / 2
+    y0 = y if dy > 0 else y - height if dy < 0 else y - height / 2
+    return Bbox.from_extents(x0, y0, x0 + width, y0 + height)
+
+
+def _inside(box: Bbox, frame: Bbox) -> bool:
+    return frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
 def _place_one(axes: Axes, label: Label, renderer, frame: Bbox, taken: list[Bbox], fontsize: float) -> bool:
+    """Try the ring of positions arithmetically (the text's size is measured once), then confirm the
+    chosen one with the drawn annotation's own box, which is what is kept as taken."""
+    probe = _annotation(axes, label, (0.0, 0.0), fontsize, leader=False)
+    measured = text_box(probe, renderer)
+    probe.remove()
+    anchor = axes.transData.transform((label.x, label.y))
     for distance in _DISTANCES:
         for dx, dy in _DIRECTIONS:
             offset = (dx * distance, dy * distance * (0.8 if dx else 1.0))
+            guess = _padded(_candidate_box(anchor, (measured.width, measured.height), offset), _PAD_PX)
+            if not _inside(guess, frame) or _overlaps(guess, taken):
+                continue
             text = _annotation(axes, label, offset, fontsize, leader=distance >= _LEADER_FROM)
             box = _padded(text_box(text, renderer), _PAD_PX)
-            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            if inside and not _overlaps(box, taken):
+            if _inside(box, frame) and not _overlaps(box, taken):
                 taken.append(box)
                 return True
             text.remove()

@@ -165,7 +165,8 @@ def _labelled(
     """Place every panel's labels once titles and legends are in place (so the layout no longer
     moves the axes they are measured in), then write how many found no room in the key's last,
     reserved entry (a note of one line, so the layout stays as measured)."""
-    left_out = sum(len(place_labels(axes, labels, points)) for axes, labels, points in panels)
+    figure.draw_without_rendering()  # the final layout: labels are kept out of it, so it holds for all panels
+    left_out = sum(len(place_labels(axes, labels, points, laid_out=True)) for axes, labels, points in panels)
     if left_out:
         key.get_texts()[-1].set_text(f"{left_out} label{'s' if left_out != 1 else ''} left out: no room")
 
@@ -220,6 +221,7 @@ def draw_accuracy_vs_latency(rows: Iterable[Row]) -> Drawn:
     for axes in figure.axes:
         if axes.get_visible() and axes.get_subplotspec().is_first_col():
             axes.set_ylabel("top-1 (%)")
+    figure.axes[0].set_ylim(*top1_limits([row["top1"] for row in usable]))  # shared by every panel
     figure.suptitle(
         f"Top-1 accuracy vs latency per batch\ntop-1 on the {data_context(usable, split='test split')}", fontsize=11
     )
@@ -231,6 +233,13 @@ def draw_accuracy_vs_latency(rows: Iterable[Row]) -> Drawn:
     key = _legends(figure, [*keys, _note_handle("")], _model_handles(colors) if show_models else None)
     _labelled(figure, key, placements)
     return figure
+
+
+def top1_limits(values: Sequence[float]) -> tuple[float, float]:
+    """The top-1 axis range: the values with a margin, at least a point wide, never far past 100%."""
+    low, high = min(values), max(values)
+    pad = max(0.5, 0.12 * (high - low))
+    return low - pad, min(high + pad, 100.4)
 
 
 def _accuracy_labels(rows: Sequence[Row], front: Sequence[int], with_model: bool, name_models: bool) -> list[Label]:
