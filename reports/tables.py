@@ -59,8 +59,24 @@ def _measure_keys(rows: Iterable[Row]) -> list[MeasureKey]:
     return sorted(keys, key=lambda key: (devices.index(key[0]), key[1]))
 
 
-def _baseline_for(row: Row, baselines: Sequence[Row]) -> Row | None:
-    """The baseline row measured like ``row``: same model, data, input, device, batch (and CPU threads)."""
+EAGER = "eager"  # the runtime of rows that do not name one (the field is null or absent)
+REFERENCE_PRECISION = "fp32"
+
+
+def runtime_of(row: Row) -> str:
+    """The row's runtime; rows written before the runtime axis (or without it) ran eagerly."""
+    return row.get("runtime") or EAGER
+
+
+def is_eager_float(row: Row) -> bool:
+    """True for plain PyTorch execution in fp32: the reference every speedup is measured against."""
+    return runtime_of(row) == EAGER and not row.get("compiled") and row.get("precision") in (REFERENCE_PRECISION, None)
+
+
+def reference_for(row: Row, baselines: Sequence[Row]) -> Row | None:
+    """The row of ``baselines`` measured like ``row``: same model, data, input, device, batch (and CPU
+    threads). Eager fp32 is preferred, so a compiled or int8 row is compared with plain execution.
+    """
     matches = [
         base
         for base in baselines
@@ -72,21 +88,23 @@ def _baseline_for(row: Row, baselines: Sequence[Row]) -> Row | None:
             and base["threads"] != row["threads"]
         )
     ]
-    fp32 = [base for base in matches if base.get("precision") == "fp32"]
-    return (fp32 or matches or [None])[0]
+    eager = [base for base in matches if is_eager_float(base)]
+    fp32 = [base for base in matches if base.get("precision") == REFERENCE_PRECISION]
+    return (eager or fp32 or matches or [None])[0]
 
 
 def speedups(rows: Iterable[Row]) -> list[Row]:
     """Measured speedup of every ok row against its baseline (baseline rows get 1.0).
 
     Long form, one dict per row with a matching baseline: model, variant, device,
-    batch_size, threads, baseline_ms, latency_ms, speedup (= baseline p50 / row p50).
+    batch_size, threads, precision, runtime, compiled, baseline_ms, latency_ms, speedup (= baseline
+    p50 / row p50).
     """
     good = ok_rows(rows)
     baselines = [row for row in good if row["variant"] == BASELINE]
     result = []
     for row in good:
-        base = _baseline_for(row, baselines) if row.get("latency_ms_p50") else None
+        base = reference_for(row, baselines) if row.get("latency_ms_p50") else None
         if base is None:
             continue
         result.append(
@@ -96,6 +114,9 @@ def speedups(rows: Iterable[Row]) -> list[Row]:
                 "device": row["device"],
                 "batch_size": row["batch_size"],
                 "threads": row.get("threads"),
+                "precision": row.get("precision"),
+                "runtime": runtime_of(row),
+                "compiled": row.get("compiled"),
                 "baseline_ms": base["latency_ms_p50"],
                 "latency_ms": row["latency_ms_p50"],
                 "speedup": base["latency_ms_p50"] / row["latency_ms_p50"],

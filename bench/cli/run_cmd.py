@@ -86,6 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="auto|HOST:PORT",
         help="with --executor ray: join this running cluster (default: start a local Ray instance)",
     )
+    parser.add_argument(
+        "--max-drop", type=float, metavar="P", help="top-1 points a variant may lose to be picked (default: 0.5)"
+    )
     add_study_args(parser, study=True)
     add_timing_args(parser)
     parser.set_defaults(func=run)
@@ -95,7 +98,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     """The validated RunConfig of the parsed flags; bad values are BenchErrors."""
     from bench.data import get_dataset_spec
     from bench.devices import resolve_device
-    from bench.runner.config import RunConfig
+    from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
     from bench.runner.executors import parse_executor
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
@@ -145,6 +148,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         norms=norms,
         executor=executor,
         ray_address=args.ray_address,
+        max_drop=DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop,
         **options,
     )
 

@@ -11,6 +11,7 @@ checked on resume without anyone having to remember it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from bench.profiling.timing import TimingConfig
 from bench.provider.provider import CompressionRequest
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.variants import Variant, plan_variants
+
+DEFAULT_MAX_DROP = 0.5  # --max-drop: top-1 points a variant may lose and still be picked (contract)
 
 # Settings a resumed run may change; every other setting of `RunConfig.to_dict()` (nested ones
 # by their dotted path, e.g. timing.min_iters) must equal the one the run was started with.
@@ -39,6 +42,9 @@ RESUME_MAY_CHANGE = frozenset(
         "baseline",  # only what the finished run is compared with
         "cache_dir",  # where checkpoints are kept, not what they hold (they are keyed by content)
         "download",  # whether a missing data set may be fetched
+        "executor",  # where the cells run, not what they measure (timings never share hardware)
+        "ray_address",
+        "max_drop",  # the report's accuracy budget; the run's stored one is kept
     }
 )
 
@@ -79,6 +85,10 @@ class RunConfig:
     freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
     executor: str = "local"  # local (this process) or ray: where the models' cells run
     ray_address: str | None = None  # --ray-address: auto or HOST:PORT; None starts a local Ray
+    max_drop: float = DEFAULT_MAX_DROP  # accuracy budget (top-1 points) the report picks variants within
+
+    def __post_init__(self) -> None:
+        check_max_drop(self.max_drop)
 
     def variants(self) -> list[Variant]:
         return plan_variants(self.prune_ratios, self.quantize, self.norms)
@@ -144,6 +154,16 @@ class Cell:
     @property
     def cell_id(self) -> str:
         return f"{self.model}|{self.variant.name}"
+
+
+def check_max_drop(value: float) -> float:
+    """``--max-drop P``: a finite number of top-1 points, at least 0; else a BenchError."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise BenchError(
+            f"--max-drop must be a number of top-1 points >= 0, got {value!r}",
+            "pass e.g. --max-drop 0.5 (the default) or --max-drop 0 for no accuracy loss",
+        )
+    return float(value)
 
 
 def check_resumable(stored: dict[str, Any], config: RunConfig) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
+from bench.results.results_file import ResultSet, read_results
 from bench.results.schema import make_row
 from bench.results.store import EVALUATION, HISTORY, Artifact, ResultStore
 from reports.markdown import FIGURES, write_report
@@ -146,3 +147,107 @@ def test_missing_run_directory_is_a_bench_error(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="does not exist"):
         write_report(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()
+
+
+def _sections(text: str) -> list[str]:
+    return [line[3:] for line in text.splitlines() if line.startswith("## ")]
+
+
+def test_the_answer_comes_first_and_the_environment_last(report: tuple[Path, str]) -> None:
+    _, text = report
+    assert _sections(text) == [
+        "Summary",
+        "Results",
+        "Failures",
+        "Figures",
+        "Appendix: environment and configuration",
+    ]
+    appendix = text.split("## Appendix: environment and configuration", 1)[1]
+    for label, value in ENVIRONMENT_LINES:  # complete, and only there
+        assert f"| {label} | {value} |" in appendix
+    assert "| quantize | int8 |" in appendix and "schema version 1" in appendix
+
+
+def test_summary_names_the_fastest_variant_within_the_budget(report: tuple[Path, str]) -> None:
+    _, text = report
+    summary = text.split("## Summary", 1)[1].split("## Results", 1)[0]
+    assert (
+        "at most **0.5 points** below its baseline's (`--max-drop 0.5`, the default; the run stored no budget)"
+        in summary
+    )
+    # int8 loses exactly 0.5 points at 0.9x the latency; pruned-50 is faster but loses 1 point
+    assert "| lenet5 | cpu | 1 / 32 | int8 | int8 | eager | 97.5 | -0.50 | 1.11 / 1.11 | 1.11 |" in summary
+    assert "| resnet20 | cpu | 1 / 32 | int8 |" in summary
+    assert (
+        "**Failures**: 1 of 13 rows not ok (1 failed): vgg11 baseline cpu b1 (RuntimeError: CUDA out of memory)."
+        in summary
+    )
+    assert "**Slower than eager fp32**: none" in summary
+    assert "No pick for vgg11: no ok baseline row in eager fp32." in summary
+
+
+def test_the_budget_stored_with_the_run_is_used(tmp_path: Path) -> None:
+    _write_run(tmp_path)
+    with ResultStore(tmp_path) as store:
+        store.set_run_info({**RUN_INFO, "config": {**RUN_INFO["config"], "max_drop": 1.5}})
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "(`--max-drop 1.5`, as stored with the run)" in text
+    assert "| lenet5 | cpu | 1 / 32 | pruned-50 | fp32 | eager | 97.0 | -1.00 | 2.00 / 2.00 | 2.00 |" in text
+
+
+def test_speed_only_summary_says_the_pick_is_by_speed_alone(tmp_path: Path) -> None:
+    _write_run(tmp_path, with_accuracy=False)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "the pick per model, device and batch size is the fastest variant by speed alone" in text
+    assert "| lenet5 | cpu | 1 / 32 | pruned-50 | fp32 | eager | - | speed only | 2.00 / 2.00 | 2.00 |" in text
+
+
+def test_int8_slower_than_float_is_flagged_in_summary_and_table(tmp_path: Path) -> None:
+    with ResultStore(tmp_path) as store:
+        store.set_run_info(RUN_INFO)
+        for variant, scale in (("baseline", 1.0), ("int8", 1.4)):
+            rows, _ = _cell("lenet5", variant, scale, 98.0)
+            store.commit_cell(f"lenet5|{variant}", rows)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "**Slower than eager fp32**: 2 rows: lenet5 int8 cpu b1 (0.71x), lenet5 int8 cpu b32 (0.71x)" in text
+    table = text.split("### Slower than eager fp32", 1)[1].split("## Failures", 1)[0]
+    assert "| lenet5 | int8 | int8 | eager | cpu | 1 | 0.70 | baseline | 0.50 | 0.71 |" in table
+    assert "| lenet5 | cpu | 1 / 32 | baseline | fp32 | eager |" in text
+
+
+def _baseline_run(tmp_path: Path, slower: float) -> ResultSet:
+    """The same run with every latency ``slower`` times, exported as a baseline file."""
+    base_dir = tmp_path / "base"
+    _write_run(base_dir)
+    with ResultStore(base_dir) as store:
+        rows = store.rows()
+        for row in rows:
+            if row["latency_ms_p50"]:
+                row["latency_ms_p50"] *= slower
+        for cell in {f"{r['model']}|{r['variant']}" for r in rows}:
+            store.commit_cell(cell, [r for r in rows if f"{r['model']}|{r['variant']}" == cell])
+        store.export()
+    return read_results(base_dir)
+
+
+def test_a_baseline_adds_the_comparison_table_and_figure_and_leaves_no_stale_one(tmp_path: Path) -> None:
+    run_dir = tmp_path / "new"
+    _write_run(run_dir)
+    text = write_report(run_dir, baseline=_baseline_run(tmp_path, 1.5)).read_text(encoding="utf-8")
+    section = text.split("## cnnbench compare:", 1)[1].split("## Failures", 1)[0]
+    assert "| lenet5 | baseline | digits | 1x32x32 | cpu | fp32 | 1 |" in section
+    assert "![Change from the baseline run](figures/change_vs_baseline.png)" in section
+    assert (run_dir / "figures" / "change_vs_baseline.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Environments differ" not in section
+    write_report(run_dir)  # without a baseline: no comparison, and its figure is gone
+    assert "cnnbench compare" not in (run_dir / "report.md").read_text(encoding="utf-8")
+    assert not (run_dir / "figures" / "change_vs_baseline.png").exists()
+
+
+def test_a_baseline_sharing_no_row_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    run_dir = tmp_path / "new"
+    _write_run(run_dir)
+    other = ResultSet(run={}, rows=[make_row(model="alexnet", variant="baseline", dataset="cifar10")], path=tmp_path)
+    with pytest.raises(BenchError, match="matches a row"):
+        write_report(run_dir, baseline=other)
+    assert not (run_dir / "report.md").exists() and not (run_dir / "figures").exists()

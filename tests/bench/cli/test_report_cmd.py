@@ -62,3 +62,28 @@ def test_bad_run_directory_is_a_one_line_error(
     assert captured.err.count("\n") == 1 and captured.err.startswith("bench report: error: ")
     assert message in captured.err and "Traceback" not in captured.err
     assert not (run_dir / "report.md").exists()
+
+
+def test_report_with_a_baseline_adds_the_comparison(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, new = tmp_path / "base", tmp_path / "new"
+    _store_one_row(base)
+    _store_one_row(new)
+    assert main(["report", str(base)]) == EXIT_OK  # exports base/results.json
+    assert main(["report", str(new), "--baseline", str(base)]) == EXIT_OK
+    text = (new / "report.md").read_text(encoding="utf-8")
+    assert "## cnnbench compare: no regressions (1 rows compared)" in text
+
+
+@pytest.mark.parametrize(
+    "baseline, message",
+    [("missing.json", "no results found"), ("not-json.json", "is not readable JSON")],
+)
+def test_bad_baseline_is_a_one_line_error_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], baseline: str, message: str
+) -> None:
+    _store_one_row(tmp_path / "run")
+    (tmp_path / "not-json.json").write_text("{", encoding="utf-8")
+    assert main(["report", str(tmp_path / "run"), "--baseline", str(tmp_path / baseline)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and message in captured.err
+    assert not (tmp_path / "run" / "report.md").exists() and not (tmp_path / "run" / "results.json").exists()
