@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
 from bench.results.results_file import ResultSet
-from bench.results.schema import KEY_FIELDS, row_key
+from bench.results.schema import DEFAULT_RUNTIME, KEY_DEFAULTS, KEY_FIELDS, key_dict, row_key
 from reports.thresholds import NOISE_Z, Check, CheckOutcome, Verdict, format_value
 
 # The environment that must agree for timings (and int8 numerics) to be comparable.
@@ -72,10 +72,16 @@ def hardware_differences(
 
 
 def row_label(key: dict[str, Any]) -> str:
-    """'lenet5/baseline digits 1x32x32 cpu fp32 bs=1': a row named for humans."""
+    """'lenet5/baseline digits 1x32x32 cpu fp32 bs=1': a row named for humans.
+
+    The runtime, channels_last and compiled parts are named only where they differ from the
+    defaults, so eager rows read as they always have.
+    """
+    execution = [key["runtime"]] if key.get("runtime") not in (None, DEFAULT_RUNTIME) else []
+    execution += [name for name in ("channels_last", "compiled") if key.get(name)]
     return (
         f"{key['model']}/{key['variant']} {key['dataset']} {key['input_size']} "
-        f"{key['device']} {key['precision']} bs={key['batch_size']}"
+        f"{key['device']} {key['precision']}{''.join(' ' + part for part in execution)} bs={key['batch_size']}"
     )
 
 
@@ -228,13 +234,23 @@ def _status_line(row: RowComparison) -> str:
 _SHORT_HEADERS = {"input_size": "input", "batch_size": "batch"}  # the other key fields keep their names
 
 
+def _shown_key_fields(rows: list[RowComparison]) -> list[str]:
+    """Every key field, less the execution fields that hold their default in every row."""
+    return [
+        name
+        for name in KEY_FIELDS
+        if name not in KEY_DEFAULTS or any(row.key[name] != KEY_DEFAULTS[name] for row in rows)
+    ]
+
+
 def _markdown_table(rows: list[RowComparison], checks: list[Check]) -> list[str]:
-    headers = [_SHORT_HEADERS.get(name, name) for name in KEY_FIELDS]
+    shown = _shown_key_fields(rows)
+    headers = [_SHORT_HEADERS.get(name, name) for name in shown]
     headers += [f"`{check.spec}`" for check in checks] + ["status"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         outcomes = {o.check: o for o in row.outcomes}
-        cells = [str(row.key[name]) for name in KEY_FIELDS]
+        cells = [str(row.key[name]) for name in shown]
         cells += [_outcome_cell(outcomes.get(check.spec)) for check in checks]
         if row.broke:
             cells.append("**FAILED**")
@@ -289,19 +305,15 @@ def compare_results(
         new_run=new.run,
         checks=list(checks),
         rows=matched,
-        only_in_base=[_key_dict(row) for key, row in base_rows.items() if key not in new_rows],
-        only_in_new=[_key_dict(row) for key, row in new_rows.items() if key not in base_rows],
+        only_in_base=[key_dict(row) for key, row in base_rows.items() if key not in new_rows],
+        only_in_new=[key_dict(row) for key, row in new_rows.items() if key not in base_rows],
         env_differences=differences,
     )
 
 
-def _key_dict(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row.get(name) for name in KEY_FIELDS}
-
-
 def _compare_rows(base_row: dict[str, Any], new_row: dict[str, Any], checks: Sequence[Check]) -> RowComparison:
     row = RowComparison(
-        key=_key_dict(base_row),
+        key=key_dict(base_row),
         base_status=base_row.get("status") or "ok",
         new_status=new_row.get("status") or "ok",
         base_error=base_row.get("error"),

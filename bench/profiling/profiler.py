@@ -43,7 +43,7 @@ from bench.profiling.environment import device_name
 from bench.profiling.memory import PeakMemory
 from bench.profiling.memory_estimate import is_out_of_memory
 from bench.profiling.timing import LatencyStats, TimingConfig, measure_latency
-from bench.results.schema import format_input_size, make_row
+from bench.results.schema import DEFAULT_RUNTIME, format_input_size, make_row
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -185,6 +185,7 @@ def profile_model(
             threads=threads,
             channels_last=int(options.channels_last),
             compiled=int(options.compile),
+            runtime=DEFAULT_RUNTIME,
         )
         _place(model, options)
         return [_profile_batch(model, input_shape, size, options, common) for size in options.batch_sizes]

@@ -68,6 +68,7 @@ EXTRA_FIELDS: tuple[Field, ...] = (
     Field("train_seconds", float, "training (or fine-tuning) wall time, s"),
     Field("cell_seconds", float, "wall time of the whole cell, s"),
     Field("host", str, "the machine that measured the row (its host name)"),
+    Field("runtime", str, "what executed the timed forward passes: eager (PyTorch eager), compile, ..."),
     Field("created", str, "ISO time the row was written"),
 )
 
@@ -75,8 +76,8 @@ FIELDS: tuple[Field, ...] = CONTRACT_FIELDS + EXTRA_FIELDS
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 FIELD_TYPES: dict[str, type] = {f.name: f.type for f in FIELDS}
 
-# The fields that identify a row: one row per model, variant, dataset, device, precision
-# and batch size; `bench compare` matches rows on these.
+# The fields that identify a row (../shared/CONTRACT.md, "Row key"); `--resume` and
+# `bench compare` match rows on these.
 KEY_FIELDS: tuple[str, ...] = (
     "model",
     "variant",
@@ -84,8 +85,17 @@ KEY_FIELDS: tuple[str, ...] = (
     "input_size",
     "device",
     "precision",
+    "runtime",
+    "channels_last",
+    "compiled",
     "batch_size",
 )
+
+DEFAULT_RUNTIME = "eager"
+
+# What a key field means when a row leaves it empty: rows written before the field existed
+# were eager, contiguous and uncompiled, so they keep matching today's rows.
+KEY_DEFAULTS: dict[str, Any] = {"runtime": DEFAULT_RUNTIME, "channels_last": 0, "compiled": 0}
 
 STATUSES = ("ok", "failed", "skipped")
 
@@ -105,8 +115,22 @@ def make_row(**values: Any) -> dict[str, Any]:
 
 
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The identity of a row (see :data:`KEY_FIELDS`)."""
-    return tuple(row.get(k) for k in KEY_FIELDS)
+    """The identity of a row (see :data:`KEY_FIELDS`); empty fields take :data:`KEY_DEFAULTS`."""
+    return tuple(_key_value(row, k) for k in KEY_FIELDS)
+
+
+def key_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """The key fields of a row by name, empty ones filled as in :func:`row_key`."""
+    return dict(zip(KEY_FIELDS, row_key(row), strict=True))
+
+
+def _key_value(row: dict[str, Any], name: str) -> Any:
+    value = row.get(name)
+    if value is None:
+        return KEY_DEFAULTS.get(name)
+    if name in ("channels_last", "compiled"):
+        return int(value)
+    return value
 
 
 def format_input_size(shape: tuple[int, ...]) -> str:
