@@ -106,8 +106,8 @@ def build_variant(
     num_classes: int,
     in_chans: int,
     input_size: int,
-    criterion: str = "l1",
-    engine: str = "x86",
+    criterion: str,
+    engine: str,
 ) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
     """A freshly built, untrained ``variant``: (model to time, float model for MACs, row fields).
 
@@ -208,9 +208,10 @@ def _profile_variants(
     """Rows of every variant of one model; a variant that cannot be built is a failed row."""
     from bench.profiling.profiler import profile_model
     from bench.results.schema import format_input_size, make_row
+    from bench.training.requests import WeightsSource
     from bench.zoo import get_model_spec
 
-    base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": "untrained"}
+    base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": WeightsSource.UNTRAINED}
     rows: list[dict[str, Any]] = []
     for variant in variants:
         try:

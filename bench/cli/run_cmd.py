@@ -100,6 +100,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.devices import resolve_device
     from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
     from bench.runner.executors import parse_executor
+    from bench.training.requests import PRETRAINED
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
 
@@ -118,7 +119,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             "--norm studies train every normalization from scratch, but --weights fine-tunes the baseline",
             "drop --weights (or --norm) so that the models compared were trained alike",
         )
-    if args.weights and args.weights != "pretrained" and len(models) > 1:
+    if args.weights and args.weights != PRETRAINED and len(models) > 1:
         raise BenchError(
             f"--weights {args.weights} holds one model's weights, but --models names {len(models)}",
             "pass one model with --models, or --weights pretrained",
@@ -166,8 +167,19 @@ def run(args: argparse.Namespace) -> int:
     cache_dir_of(args)
     baseline = read_results(config.baseline) if config.baseline is not None else None  # bad file: exit 2 now
     observer = LiveObserver() if sys.stdout.isatty() and sys.stderr.isatty() else LogObserver()
+
+    def report_writer(out_dir: Path) -> Path:
+        """The report, with the --baseline comparison when the runs share rows (else without:
+        the comparison below then names the problem; the run's report is written either way)."""
+        if baseline is not None:
+            try:
+                return write_report(out_dir, baseline=baseline)
+            except BenchError:
+                pass
+        return write_report(out_dir)
+
     with observer:
-        summary = execute_run(config, observer, argv=args.argv, write_report=write_report)
+        summary = execute_run(config, observer, argv=args.argv, write_report=report_writer)
     comparison = None
     if baseline is not None:
         comparison = compare_results(baseline, read_results(config.out_dir), parse_checks(None))

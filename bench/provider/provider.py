@@ -40,6 +40,7 @@ from bench.training.requests import (
     BuildRequest,
     DataRequest,
     TrainingRequest,
+    WeightsSource,
     input_size_for,
     model_for_splits,
     splits_for_model,
@@ -180,14 +181,14 @@ class ModelProvider:
     def _obtain_baseline(self, norm: str | None) -> Baseline:
         splits, seed = self.splits(), self.data.seed
         if not self.data_spec.has_labels:  # speed-only data: untrained weights, no accuracy
-            stem = "-".join(part for part in (self.name, norm, "untrained", f"s{seed}") if part)
+            stem = "-".join(part for part in (self.name, norm, WeightsSource.UNTRAINED.value, f"s{seed}") if part)
             model = self.fresh_model(norm)
             return Baseline(
                 model=model,
                 splits=splits,
                 evaluation=None,
                 history=[],
-                source="untrained",
+                source=WeightsSource.UNTRAINED,
                 train_seconds=0.0,
                 checkpoint_stem=stem,
             )
@@ -276,12 +277,12 @@ class _FineTune:
             trained = fit(model, splits, self.recipe, device=device, seed=self.seed, callback=callback)
         with phase("evaluate"):
             after = evaluate(model, splits.test, device=device, class_names=splits.class_names)
-        return PrunedModel(model, "trained", before.top1, after, trained.history, trained.seconds)
+        return PrunedModel(model, WeightsSource.TRAINED, before.top1, after, trained.history, trained.seconds)
 
 
 def _untrained(model: nn.Module) -> PrunedModel:
     """Unlabelled data: nothing to fine-tune on or to evaluate."""
-    return PrunedModel(model, "untrained", None, None, [], 0.0)
+    return PrunedModel(model, WeightsSource.UNTRAINED, None, None, [], 0.0)
 
 
 def _batch(dataset: Any, indices: Iterable[int]) -> tuple[torch.Tensor, torch.Tensor]:

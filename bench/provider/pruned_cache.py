@@ -24,6 +24,7 @@ from bench.atomic import atomic_write_text
 from bench.errors import BenchError
 from bench.training.checkpoint import default_cache_dir
 from bench.training.evaluation import EvalResult
+from bench.training.requests import WeightsSource
 from compress.apply import PhaseHook, Pruned
 from compress.pruning import load_pruned, save_pruned
 
@@ -79,7 +80,11 @@ def load_cached_pruned(path: Path, base_model: nn.Module) -> PrunedModel | None:
     except (BenchError, ValueError, OSError, RuntimeError):
         return None
     evaluation = None if meta.get("evaluation") is None else EvalResult.from_dict(meta["evaluation"])
-    source = "cached" if meta.get("source") == "trained" else meta.get("source", "cached")
+    source = (
+        WeightsSource.CACHED
+        if meta.get("source") == WeightsSource.TRAINED
+        else meta.get("source", WeightsSource.CACHED)
+    )
     return PrunedModel(
         model, source, meta.get("top1_before_finetune"), evaluation, meta.get("history") or [], meta["finetune_seconds"]
     )

@@ -23,6 +23,8 @@ from bench.errors import BenchError
 from bench.profiling.timing import TimingConfig
 from bench.provider.provider import CompressionRequest
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
+from compress.importance import DEFAULT_CRITERION
+from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
 from compress.variants import Variant, plan_variants
 
 DEFAULT_MAX_DROP = 0.5  # --max-drop: top-1 points a variant may lose and still be picked (contract)
@@ -69,9 +71,9 @@ class RunConfig:
     input_size: int | None = None
     prune_ratios: tuple[float, ...] = (0.5,)
     quantize: str | None = "int8"
-    importance: str = "l1"
-    engine: str = "x86"
-    calib_images: int = 512
+    importance: str = DEFAULT_CRITERION
+    engine: str = DEFAULT_ENGINE
+    calib_images: int = DEFAULT_CALIBRATION_IMAGES
     batch_sizes: tuple[int, ...] = (1, 32)
     threads: int | None = None
     timing: TimingConfig = field(default_factory=TimingConfig)

@@ -25,6 +25,7 @@ from bench.results.store import EVALUATION, HISTORY, Artifact
 from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver
 from bench.training.evaluation import evaluate
+from bench.training.requests import WeightsSource
 from compress.variants import Variant
 
 TIMINGS = "timings"  # artifact kind: seconds per phase of a cell
@@ -82,7 +83,7 @@ class ModelSession:
             pruned = built.pruned
             evaluation, history = pruned.evaluation, pruned.history
             row.update(
-                weights=pruned.source if base.evaluation is not None else "untrained",
+                weights=pruned.source if base.evaluation is not None else WeightsSource.UNTRAINED,
                 prune_ratio=variant.prune_ratio,
                 importance=self.config.importance,
                 top1_before_finetune=pruned.top1_before_finetune,

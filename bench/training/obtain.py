@@ -34,9 +34,11 @@ from bench.training.evaluation import EvalResult, evaluate
 from bench.training.freeze import Freeze, check_start, frozen, plan_freeze, trained_layers
 from bench.training.recipes import Recipe, finetune_recipe
 from bench.training.requests import (
+    PRETRAINED,
     BuildRequest,
     DataRequest,
     TrainingRequest,
+    WeightsSource,
     model_for_splits,
     splits_for_model,
     training_recipe,
@@ -159,7 +161,7 @@ def obtain_model(
 
 def _start_weights(spec: ModelSpec, weights: str | Path, swapped: str | None) -> _Start:
     """What a fine-tune starts from; the cache key names torchvision's file, or a file by its digest."""
-    if str(weights) == "pretrained":
+    if str(weights) == PRETRAINED:
         if swapped is not None:
             raise BenchError(
                 f"--norm {swapped} cannot start from torchvision's ImageNet weights (they were trained with batch norm)",
@@ -222,7 +224,7 @@ def _train_and_save(
             notes.append(_freeze_note(model, freeze, trainable))
     model.to(device)
     evaluation = evaluate(model, splits.test, device=device, class_names=splits.class_names)
-    source = "pretrained" if start is not None and start.state is None else "trained"
+    source = WeightsSource.PRETRAINED if start is not None and start.state is None else WeightsSource.TRAINED
     meta = {
         "model": spec.name,
         "source": source,
@@ -278,7 +280,7 @@ def _from_cache(
         splits=splits,
         history=checkpoint.history,
         evaluation=EvalResult.from_dict(checkpoint.evaluation),
-        source="cached",
+        source=WeightsSource.CACHED,
         train_seconds=float(meta.get("train_seconds") or 0.0),
         checkpoint_path=path,
         recipe=recipe,
@@ -299,7 +301,7 @@ def _from_file(model: nn.Module, path: Path, splits: DataSplits, recipe: Recipe,
         splits=splits,
         history=[],
         evaluation=evaluation,
-        source="file",
+        source=WeightsSource.FILE,
         train_seconds=0.0,
         checkpoint_path=None,
         recipe=recipe,

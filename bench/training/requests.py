@@ -15,6 +15,7 @@ splits, a freshly seeded model, its recipe), one definition shared by :mod:`obta
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 import torch
@@ -26,6 +27,18 @@ from bench.errors import BenchError
 from bench.training.freeze import Freeze, parse_freeze
 from bench.training.recipes import Recipe, get_recipe
 from bench.zoo import ModelSpec, create_model
+
+PRETRAINED = "pretrained"  # the `--weights` keyword for torchvision's ImageNet weights
+
+
+class WeightsSource(StrEnum):
+    """Where a model's weights came from: the rows' ``weights`` field (plain strings in files)."""
+
+    TRAINED = "trained"  # trained (or fine-tuned) by this command
+    CACHED = "cached"  # a checkpoint an earlier command trained
+    PRETRAINED = PRETRAINED  # torchvision's ImageNet weights, used as they are
+    FILE = "file"  # a user's weights file (--weights PATH)
+    UNTRAINED = "untrained"  # freshly initialized: speed-only rows
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class BuildRequest:
     @property
     def pretrained(self) -> bool:
         """Whether the weights are torchvision's (not a file)."""
-        return self.weights is not None and str(self.weights) == "pretrained"
+        return self.weights is not None and str(self.weights) == PRETRAINED
 
 
 def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:

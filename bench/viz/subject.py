@@ -20,7 +20,7 @@ from torch import nn
 from bench.data import DataSplits, get_dataset_spec
 from bench.provider.observer import ProgressObserver
 from bench.provider.provider import ModelProvider
-from bench.training.requests import DataRequest, TrainingRequest
+from bench.training.requests import DataRequest, TrainingRequest, WeightsSource
 from compress.variants import BASELINE, parse_variant, variant_name
 
 Histories = dict[tuple[str, str], list[dict[str, float]]]
@@ -77,7 +77,7 @@ def load_subject(
     if built.pruned is not None:
         pruned = built.pruned
         histories[(name, variant_name(chosen.prune_ratio, None))] = pruned.history
-        how = "pruned and fine-tuned now" if pruned.source == "trained" else f"pruned model, {pruned.source}"
+        how = "pruned and fine-tuned now" if pruned.source == WeightsSource.TRAINED else f"pruned model, {pruned.source}"
         source = f"{how} (baseline: {base.source})"
         notes.append(
             f"pruned with the {provider.compression.importance} criterion and fine-tuned; the training curves show "

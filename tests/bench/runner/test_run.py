@@ -105,6 +105,10 @@ def test_baseline_comparison_runs_at_the_end(
     # The cached model gives identical params, MACs and top-1: those checks pass on every row.
     assert "| lenet5 | baseline | digits | 1x32x32 | cpu | fp32 | 1 | 61,706 -> 61,706 (+0.0%) ok" in printed
     assert "Only in BASE (not in NEW)" in printed and "pruned-50+int8" in printed
+    # The report says the same as the terminal: the comparison table and the change figure.
+    report = (out / "report.md").read_text()
+    assert "| lenet5 | baseline | digits | 1x32x32 | cpu | fp32 | 1 | 61,706 -> 61,706 (+0.0%) ok" in report
+    assert (out / "figures").is_dir() and any(p.name.startswith("change") for p in (out / "figures").iterdir())
     # Timing on a shared CPU may move past the default latency check: then, and only then, exit 1.
     assert code == (1 if "REGRESSION" in printed else 0)
 
