@@ -98,12 +98,3 @@ def parse_executor(name: str) -> str:
             "pass --executor local (this process) or --executor ray (a Ray cluster)",
         )
     return name
-
-
-def make_executor(config: RunConfig) -> Executor:
-    """The executor ``config`` asks for (``ray`` imports Ray only then)."""
-    if config.executor == "ray":
-        from bench.runner.ray_executor import RayExecutor
-
-        return RayExecutor(config.ray_address)
-    return LocalExecutor()

@@ -30,8 +30,9 @@ from bench.results.lock import LOCK_FILE, run_dir_lock
 from bench.results.store import RESULTS_DB, ResultStore
 from bench.runner.cells import CellResult
 from bench.runner.config import RunConfig, check_resumable
-from bench.runner.executors import Commit, Executor, group_by_model, make_executor
+from bench.runner.executors import Commit, Executor, LocalExecutor, group_by_model
 from bench.runner.observer import RunObserver, SilentObserver
+from bench.runner.ray_executor import RayExecutor
 
 # Writes the report of a run directory and returns its path: the orchestrating layer (the
 # CLI) passes `reports.markdown.write_report`, the runner itself never imports the reports.
@@ -221,3 +222,10 @@ def _finished_cells(store: ResultStore) -> set[str]:
         if all(row["status"] != "failed" for row in store.rows_of_cell(cell_id)):
             finished.add(cell_id)
     return finished
+
+
+def make_executor(config: RunConfig) -> Executor:
+    """The executor ``config`` asks for (the Ray package is imported only when ``ray`` is)."""
+    if config.executor == "ray":
+        return RayExecutor(config.ray_address)
+    return LocalExecutor()
