@@ -15,7 +15,7 @@ splits, a freshly seeded model, its recipe), one definition shared by :mod:`obta
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 
 import torch
@@ -31,8 +31,15 @@ from bench.zoo import ModelSpec, create_model
 PRETRAINED = "pretrained"  # the `--weights` keyword for torchvision's ImageNet weights
 
 
-class WeightsSource(StrEnum):
-    """Where a model's weights came from: the rows' ``weights`` field (plain strings in files)."""
+class WeightsSource(str, Enum):
+    """Where a model's weights came from: the rows' ``weights`` field (plain strings in files).
+
+    A ``str`` enum (Python 3.10 has no ``StrEnum``): members equal, print and serialize as
+    their value, so rows and JSON hold ``"trained"``, not the member's name.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
 
     TRAINED = "trained"  # trained (or fine-tuned) by this command
     CACHED = "cached"  # a checkpoint an earlier command trained
