@@ -43,6 +43,10 @@ class TrainProgress:
     def log(self, message: str) -> None:
         self.progress.console.print(message, highlight=False)
 
+    def notice(self, message: str) -> None:
+        """``message`` as one line, however long (no wrapping, no markup)."""
+        self.progress.console.print(message, highlight=False, markup=False, soft_wrap=True)
+
     def tracker(self, name: str) -> _ModelTracker:
         return _ModelTracker(self.progress, name)
 
@@ -120,6 +124,9 @@ class LogObserver:
     def train_callback(self) -> Any:
         return None
 
+    def on_notice(self, message: str) -> None:
+        stderr.print(message, highlight=False, markup=False, soft_wrap=True)
+
 
 class LiveObserver(LogObserver):
     """A rich display on the terminal: cells done/total with ETA, the current cell and phase,
@@ -185,6 +192,9 @@ class VizObserver(SilentObserver):
 
     def on_figure(self, name: str) -> None:
         self._progress.log(f"{self._model}: drawing {name}")
+
+    def on_notice(self, message: str) -> None:
+        self._progress.notice(message)
 
     def train_callback(self) -> Any:
         return self._progress.tracker(f"{self._model} {self._phase}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.cli.args import (
+    add_augment_args,
     add_batch_sizes_arg,
     add_compression_args,
     add_data_args,
@@ -63,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(parser)
     add_training_args(parser)
     add_input_size_arg(parser)
+    add_augment_args(parser)
     add_compression_args(parser, prune="0.5", quantize="int8")
     add_positive(
         parser,
@@ -100,6 +102,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.devices import resolve_device
     from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
     from bench.runner.executors import parse_executor
+    from bench.training.weights import PRETRAINED
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
 
@@ -118,7 +121,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             "--norm studies train every normalization from scratch, but --weights fine-tunes the baseline",
             "drop --weights (or --norm) so that the models compared were trained alike",
         )
-    if args.weights and args.weights != "pretrained" and len(models) > 1:
+    if args.weights and args.weights != PRETRAINED and len(models) > 1:
         raise BenchError(
             f"--weights {args.weights} holds one model's weights, but --models names {len(models)}",
             "pass one model with --models, or --weights pretrained",
@@ -133,6 +136,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         epochs=args.epochs,
         seed=args.seed,
         input_size=args.input_size,
+        augment=args.augment,
+        hflip=args.hflip,
         prune_ratios=tuple(ratios),
         quantize=quantize,
         importance=args.importance,
@@ -142,6 +147,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         threads=args.threads,
         timing=timing_from_args(args),
         cache_dir=args.cache_dir,
+        damaged_cache=args.damaged_cache,
         download=args.download,
         resume=args.resume,
         baseline=args.baseline,

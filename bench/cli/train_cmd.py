@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.args import (
+    add_augment_args,
     add_data_args,
     add_device_arg,
     add_format_arg,
@@ -60,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recipe", metavar="FILE", help="a recipe file written by `bench tune` (replaces --preset's recipe)"
     )
     add_input_size_arg(parser)
+    add_augment_args(parser)
     add_device_arg(parser)
     add_study_args(parser, study=False)
     parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
@@ -184,3 +186,6 @@ class _ModelProgress:
 
     def train_callback(self) -> Any:
         return self._progress.tracker(self._name)
+
+    def on_notice(self, message: str) -> None:
+        self._progress.notice(message)
