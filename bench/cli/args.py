@@ -279,22 +279,28 @@ def add_study_args(parser: argparse.ArgumentParser, *, study: bool) -> None:
     parser.add_argument("--dropout", type=float, metavar="P", help="classifier dropout probability, 0 <= P < 1")
 
 
+def check_weights_file(weights: str | None) -> None:
+    """Read a ``--weights PATH`` file now: a missing, refused or garbage file is exit 2 before any
+    data is read or model trained (it is read again where it is used)."""
+    from bench.training.weights import PRETRAINED, read_state_dict
+
+    if weights is not None and weights != PRETRAINED:
+        read_state_dict(weights)
+
+
 def check_study_args(
     args: argparse.Namespace, names: Sequence[str], *, norms: Sequence[str], data_spec: Any
 ) -> dict[str, Any]:
     """Validate the flags of :func:`add_study_args` for every model (built as for ``data_spec``,
-    the DatasetSpec) before any is trained (a ``--weights`` file is read now); returns ``weights``, ``freeze`` (its label) and
+    the DatasetSpec) before any is trained; returns ``weights``, ``freeze`` (its label) and
     ``dropout`` as keyword arguments."""
     from bench.training.freeze import check_start, parse_freeze
     from bench.training.requests import input_size_for
-    from bench.training.weights import PRETRAINED, read_state_dict
     from bench.zoo import check_build_options, get_model_spec
     from bench.zoo.norm import SWAPPABLE, check_dropout
 
     freeze = parse_freeze(args.freeze) if args.freeze is not None else None
     check_start(freeze, args.weights)
-    if args.weights is not None and args.weights != PRETRAINED:
-        read_state_dict(args.weights)  # a missing, refused or garbage file: exit 2 before any data is read
     dropout = check_dropout(args.dropout) if args.dropout is not None else None
     kinds = [kind for kind in norms if kind != SWAPPABLE] or list(norms[:1]) or [None]  # bn alone: is there BN?
     for name in names:

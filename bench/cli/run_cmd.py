@@ -35,6 +35,7 @@ from bench.cli.args import (
     cache_dir_of,
     check_compression_args,
     check_study_args,
+    check_weights_file,
     parse_batch_sizes,
     timing_from_args,
 )
@@ -126,6 +127,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             f"--weights {args.weights} holds one model's weights, but --models names {len(models)}",
             "pass one model with --models, or --weights pretrained",
         )
+    check_weights_file(args.weights)
     return RunConfig(
         models=models,
         out_dir=out,

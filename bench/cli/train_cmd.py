@@ -29,6 +29,7 @@ from bench.cli.args import (
     add_training_args,
     cache_dir_of,
     check_study_args,
+    check_weights_file,
 )
 from bench.cli.common import fmt_float, fmt_int, print_json, rows_table, stdout
 from bench.cli.progress import TrainProgress
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     norm = parse_norm(args.norm) if args.norm else None
     data_spec = get_dataset_spec(args.dataset)
     options = check_study_args(args, names, norms=(norm,) if norm else (), data_spec=data_spec)
+    check_weights_file(args.weights)
     recipe = None
     if args.recipe:
         from bench.training.tune import load_recipe
