@@ -44,8 +44,8 @@ class TrainProgress:
         self.progress.console.print(message, highlight=False)
 
     def notice(self, message: str) -> None:
-        """``message`` as one line, however long (no wrapping, no markup)."""
-        self.progress.console.print(message, highlight=False, markup=False, soft_wrap=True)
+        """``message`` as one line, however long (no wrapping, no markup), above the bars."""
+        print_notice(message)
 
     def tracker(self, name: str) -> _ModelTracker:
         return _ModelTracker(self.progress, name)
@@ -125,7 +125,19 @@ class LogObserver:
         return None
 
     def on_notice(self, message: str) -> None:
-        stderr.print(message, highlight=False, markup=False, soft_wrap=True)
+        print_notice(message)
+
+
+def print_notice(message: str) -> None:
+    """A provider's notice (what an image folder holds, a damaged cached model) as one stderr line."""
+    stderr.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+class NoticeObserver(SilentObserver):
+    """Shows the provider's notices and nothing else (`bench tune`, whose trials have their own bar)."""
+
+    def on_notice(self, message: str) -> None:
+        print_notice(message)
 
 
 class LiveObserver(LogObserver):

@@ -166,7 +166,7 @@ def tensor_digest(state: dict[str, torch.Tensor]) -> str:
     for name, tensor in state.items():
         data = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
-        digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, not a copy
     return digest.hexdigest()
 
 
