@@ -116,9 +116,9 @@ class ImageSample:
         if len(set(self.sizes)) > 1:
             low, high = min(self.sizes, key=lambda s: s[0] * s[1]), max(self.sizes, key=lambda s: s[0] * s[1])
             size = f"{low[0]}x{low[1]} to {high[0]}x{high[1]} (median {size})"
-        colour = "grey" if self.channels == 1 else "colour"
+        colour = "1 channel (grey)" if self.channels == 1 else f"{self.channels} channels (colour)"
         stats = f"mean {_figures(self.mean)} std {_figures(self.std)}"
-        return f"{self.channels} channel(s) ({colour}), images {size}, {stats} (from {self.count} sampled images)"
+        return f"{colour}, images {size}, {stats} (from {self.count} sampled images)"
 
 
 def inspect_images(samples: list[tuple[str, int]], *, channels: int | None = None) -> ImageSample:

@@ -188,7 +188,7 @@ def test_small_grey_images_are_inferred_and_get_the_light_augmentation(tmp_path:
     assert splits.identity["augment"] == {"kind": "light", "translate_px": 4, "hflip": False}
     line = splits.inferred
     assert line is not None and "\n" not in line
-    assert "2 classes, 1 channel(s) (grey), images 28x28" in line and "from 24 sampled images" in line
+    assert "2 classes, 1 channel (grey), images 28x28" in line and "from 24 sampled images" in line
     assert "training augmentation light (pad-and-crop 4 px, no flip), input 32x32" in line
     plain = torch.stack([splits.train_plain[i][0] for i in range(len(splits.train_plain))])
     assert plain.mean().item() == pytest.approx(0.0, abs=0.1)  # normalized by the inferred statistics
@@ -207,7 +207,7 @@ def test_large_colour_images_get_the_imagenet_augmentation(tmp_path: Path) -> No
     splits = load_splits("imagefolder", data_dir=tmp_path, input_size=64)
     assert splits.input_shape == (3, 64, 64)
     assert splits.identity["augment"] == {"kind": "imagenet", "translate_px": 0, "hflip": True}
-    assert "3 channel(s) (colour), images 120x96" in splits.inferred
+    assert "3 channels (colour), images 120x96" in splits.inferred
     assert "imagenet (random resized crop, flip)" in splits.inferred
     assert len(splits.identity["stats"]) == 6
     assert splits.train[0][0].shape == (3, 64, 64)
