@@ -189,5 +189,5 @@ def test_an_image_folder_says_in_one_line_what_it_inferred(capsys, tmp_path: Pat
     lines = [line for line in err.splitlines() if "sampled images" in line]
     assert len(lines) == 1, err
     assert "2 classes, 1 channel (grey), images 28x28" in lines[0]
-    assert "light (pad-and-crop 4 px, no flip), input 32x32" in lines[0]
+    assert "light (pad-and-crop 2 px, no flip), input 32x32" in lines[0]
     assert row["input_size"] == "1x32x32" and row["num_classes"] == 2  # LeNet-5's native size, not 224

@@ -185,11 +185,11 @@ def test_small_grey_images_are_inferred_and_get_the_light_augmentation(tmp_path:
         [np.asarray(Image.open(path), dtype=np.float64).ravel() / 255 for path, _ in splits.train.source.samples]
     )
     assert splits.identity["stats"] == pytest.approx([pixels.mean(), pixels.std()], abs=1e-3)
-    assert splits.identity["augment"] == {"kind": "light", "translate_px": 4, "hflip": False}
+    assert splits.identity["augment"] == {"kind": "light", "translate_px": 2, "hflip": False}
     line = splits.inferred
     assert line is not None and "\n" not in line
     assert "2 classes, 1 channel (grey), images 28x28" in line and "from 24 sampled images" in line
-    assert "training augmentation light (pad-and-crop 4 px, no flip), input 32x32" in line
+    assert "training augmentation light (pad-and-crop 2 px, no flip), input 32x32" in line
     plain = torch.stack([splits.train_plain[i][0] for i in range(len(splits.train_plain))])
     assert plain.mean().item() == pytest.approx(0.0, abs=0.1)  # normalized by the inferred statistics
     torch.manual_seed(0)
@@ -219,7 +219,7 @@ def test_augment_and_hflip_override_what_the_folder_would_get(tmp_path: Path) ->
     assert none.identity["augment"]["kind"] == "none"
     assert torch.equal(none.train[1][0], none.train_plain[1][0])  # training images as evaluated
     flipped = load_splits("imagefolder", data_dir=root, input_size=32, hflip=True)
-    assert flipped.identity["augment"] == {"kind": "light", "translate_px": 4, "hflip": True}
+    assert flipped.identity["augment"] == {"kind": "light", "translate_px": 2, "hflip": True}
     large = load_splits("imagefolder", data_dir=root, input_size=32, augment="imagenet", hflip=False)
     assert large.identity["augment"] == {"kind": "imagenet", "translate_px": 0, "hflip": False}
     assert "imagenet (random resized crop, no flip)" in large.inferred
