@@ -2,11 +2,12 @@
 
 Three augmentations (``--augment``), each with or without horizontal flips (``--hflip``):
 
-* ``light``: translation by random crop after zero padding (for image folders 1/16 of the side,
-  2 px at 32 as for the bundled digits: frame-filling digits translated by 4 px lose strokes,
-  LeNet-5 on scikit-learn's digits as 28x28 PNGs: 97.5% test top-1 with 2 px, 93.9% with 4 px, 4 epochs),
-  plus a flip where a flip keeps the label's meaning. The 32x32 tensor data sets (digits, MNIST, Fashion-MNIST, CIFAR) and image
-  folders of small images (shorter side at most :data:`SMALL_IMAGE_MAX`) default to it;
+* ``light``: translation by random crop after zero padding (for image folders 1/16 of the
+  side, 2 px at 32 as for the bundled digits: frame-filling digits shifted by 4 px lose
+  strokes; LeNet-5 on scikit-learn's digits as 28x28 PNGs, 4 epochs: 97.5% test top-1 with
+  2 px, 93.9% with 4 px), plus a flip where a flip keeps the label's meaning. The 32x32
+  tensor data sets (digits, MNIST, Fashion-MNIST, CIFAR) and image folders of small images
+  (shorter side at most :data:`SMALL_IMAGE_MAX`) default to it;
 * ``imagenet``: the reference recipe, ``RandomResizedCrop`` + flip for training, resize to
   ``size / 0.875`` and centre crop for evaluation (256/224; 342/299 for Inception-v3): the
   ``imagenet`` data set and folders of large images;
