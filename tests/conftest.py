@@ -29,6 +29,29 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("CNNBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cnnbench-cache"))
 
 
+def _flip_exponent_bits(path: Path) -> int:
+    """Flip the lowest exponent bit of every float32 in the state dict saved in ``path`` (a cache
+    file: a checkpoint or a pruned model), saving it back as a valid zip whose other entries, the
+    stored digest among them, are unchanged. Returns how many floats changed."""
+    import torch
+
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    changed = 0
+    for tensor in payload["state_dict"].values():
+        if tensor.dtype == torch.float32:
+            bits = tensor.view(torch.int32)
+            bits ^= 1 << 23  # times 2 or times 1/2: plausible weights, wrong ones
+            changed += tensor.numel()
+    torch.save(payload, path)
+    return changed
+
+
+@pytest.fixture
+def flip_exponent_bits() -> Callable[[Path], int]:
+    """``flip_exponent_bits(path)``: damage every float of a cached model file, keeping it a valid zip."""
+    return _flip_exponent_bits
+
+
 @pytest.fixture
 def make_immutable() -> Iterator[Callable[[Path], Path]]:
     """``make_immutable(path)``: ``chattr +i`` on ``path`` for the test (skipped where that is not

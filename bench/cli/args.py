@@ -81,7 +81,8 @@ def add_data_args(parser: argparse.ArgumentParser, default: str | None = "digits
 
 
 def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True, cache: bool = True) -> None:
-    """``--preset``, ``--epochs``, ``--seed``, ``--cache-dir``: what keys a trained model in the cache.
+    """``--preset``, ``--epochs``, ``--seed``, ``--cache-dir``, ``--damaged-cache``: what keys a trained
+    model in the cache, and what a damaged cached one leads to.
 
     `bench tune` passes ``epochs=False`` (its grid may vary them) and ``cache=False`` (trials are not cached).
     """
@@ -105,8 +106,17 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: bool = True, c
         add_positive(parser, "--epochs", help="override the recipe's epochs")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed for weights and data order (default: 0)")
     if cache:
+        from bench.training.requests import ON_DAMAGED
+
         parser.add_argument(
             "--cache-dir", type=Path, metavar="DIR", help="checkpoint cache (default: the user's cache directory)"
+        )
+        parser.add_argument(
+            "--damaged-cache",
+            choices=ON_DAMAGED,
+            default=ON_DAMAGED[0],
+            help="a cached model whose tensors fail their digest (or have none): train it again, reported "
+            "on stderr (retrain, default), or stop with exit 2 (stop)",
         )
 
 
@@ -118,6 +128,25 @@ def cache_dir_of(args: argparse.Namespace) -> Path:
     if args.cache_dir is not None:
         return check_writable_dir(args.cache_dir, "--cache-dir")
     return check_writable_dir(default_cache_dir(), "the checkpoint cache (set it with --cache-dir)")
+
+
+def add_augment_args(parser: argparse.ArgumentParser) -> None:
+    """``--augment none|light|imagenet`` and ``--hflip/--no-hflip`` (`bench train` and `bench run`):
+    the training augmentation, when not the one the data set chooses."""
+    from bench.data.transforms import AUGMENTS
+
+    parser.add_argument(
+        "--augment",
+        choices=AUGMENTS,
+        metavar="|".join(AUGMENTS),
+        help="training augmentation: none, light (pad-and-crop translation: the 32x32 sets and folders of "
+        "small images) or imagenet (random resized crops: folders of large images) (default: the data's)",
+    )
+    parser.add_argument(
+        "--hflip",
+        action=argparse.BooleanOptionalAction,
+        help="add (--hflip) or drop (--no-hflip) random horizontal flips (default: the augmentation's)",
+    )
 
 
 def add_device_arg(parser: argparse.ArgumentParser) -> None:
@@ -248,6 +277,15 @@ def add_study_args(parser: argparse.ArgumentParser, *, study: bool) -> None:
         else "swap the model's batch norm for group/layer/instance norm or none",
     )
     parser.add_argument("--dropout", type=float, metavar="P", help="classifier dropout probability, 0 <= P < 1")
+
+
+def check_weights_file(weights: str | None) -> None:
+    """Read a ``--weights PATH`` file now: a missing, refused or garbage file is exit 2 before any
+    data is read or model trained (it is read again where it is used)."""
+    from bench.training.weights import PRETRAINED, read_state_dict
+
+    if weights is not None and weights != PRETRAINED:
+        read_state_dict(weights)
 
 
 def check_study_args(

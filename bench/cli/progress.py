@@ -43,6 +43,10 @@ class TrainProgress:
     def log(self, message: str) -> None:
         self.progress.console.print(message, highlight=False)
 
+    def notice(self, message: str) -> None:
+        """``message`` as one line, however long (no wrapping, no markup), above the bars."""
+        print_notice(message)
+
     def tracker(self, name: str) -> _ModelTracker:
         return _ModelTracker(self.progress, name)
 
@@ -120,6 +124,21 @@ class LogObserver:
     def train_callback(self) -> Any:
         return None
 
+    def on_notice(self, message: str) -> None:
+        print_notice(message)
+
+
+def print_notice(message: str) -> None:
+    """A provider's notice (what an image folder holds, a damaged cached model) as one stderr line."""
+    stderr.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+class NoticeObserver(SilentObserver):
+    """Shows the provider's notices and nothing else (`bench tune`, whose trials have their own bar)."""
+
+    def on_notice(self, message: str) -> None:
+        print_notice(message)
+
 
 class LiveObserver(LogObserver):
     """A rich display on the terminal: cells done/total with ETA, the current cell and phase,
@@ -185,6 +204,9 @@ class VizObserver(SilentObserver):
 
     def on_figure(self, name: str) -> None:
         self._progress.log(f"{self._model}: drawing {name}")
+
+    def on_notice(self, message: str) -> None:
+        self._progress.notice(message)
 
     def train_callback(self) -> Any:
         return self._progress.tracker(f"{self._model} {self._phase}")

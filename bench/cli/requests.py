@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def data_request(args: argparse.Namespace) -> DataRequest:
-    """``--dataset --data-dir --input-size --seed --download``."""
+    """``--dataset --data-dir --input-size --seed --download --augment --hflip``."""
     from bench.training.requests import DataRequest
 
     return DataRequest(
@@ -26,11 +26,13 @@ def data_request(args: argparse.Namespace) -> DataRequest:
         input_size=getattr(args, "input_size", None),
         seed=args.seed,
         download=args.download,
+        augment=getattr(args, "augment", None),
+        hflip=getattr(args, "hflip", None),
     )
 
 
 def training_request(args: argparse.Namespace, device: torch.device, recipe: Any = None) -> TrainingRequest:
-    """``--preset --epochs --retrain --cache-dir`` on the resolved ``device``; ``recipe``: a loaded ``--recipe``."""
+    """``--preset --epochs --retrain --cache-dir --damaged-cache`` on the resolved ``device``; ``recipe``: a loaded ``--recipe``."""
     from bench.training.requests import TrainingRequest
 
     return TrainingRequest(
@@ -40,4 +42,5 @@ def training_request(args: argparse.Namespace, device: torch.device, recipe: Any
         retrain=getattr(args, "retrain", False),
         device=device,
         cache_dir=getattr(args, "cache_dir", None),
+        on_damaged=getattr(args, "damaged_cache", "retrain"),
     )

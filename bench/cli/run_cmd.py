@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.cli.args import (
+    add_augment_args,
     add_batch_sizes_arg,
     add_compression_args,
     add_data_args,
@@ -34,6 +35,7 @@ from bench.cli.args import (
     cache_dir_of,
     check_compression_args,
     check_study_args,
+    check_weights_file,
     parse_batch_sizes,
     timing_from_args,
 )
@@ -63,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_arg(parser)
     add_training_args(parser)
     add_input_size_arg(parser)
+    add_augment_args(parser)
     add_compression_args(parser, prune="0.5", quantize="int8")
     add_positive(
         parser,
@@ -100,7 +103,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.devices import resolve_device
     from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
     from bench.runner.executors import parse_executor
-    from bench.training.requests import PRETRAINED
+    from bench.training.weights import PRETRAINED
     from bench.zoo import resolve_model_names
     from bench.zoo.norm import parse_norms
 
@@ -124,6 +127,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
             f"--weights {args.weights} holds one model's weights, but --models names {len(models)}",
             "pass one model with --models, or --weights pretrained",
         )
+    check_weights_file(args.weights)
     return RunConfig(
         models=models,
         out_dir=out,
@@ -134,6 +138,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         epochs=args.epochs,
         seed=args.seed,
         input_size=args.input_size,
+        augment=args.augment,
+        hflip=args.hflip,
         prune_ratios=tuple(ratios),
         quantize=quantize,
         importance=args.importance,
@@ -143,6 +149,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         threads=args.threads,
         timing=timing_from_args(args),
         cache_dir=args.cache_dir,
+        damaged_cache=args.damaged_cache,
         download=args.download,
         resume=args.resume,
         baseline=args.baseline,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.args import (
+    add_augment_args,
     add_data_args,
     add_device_arg,
     add_format_arg,
@@ -28,6 +29,7 @@ from bench.cli.args import (
     add_training_args,
     cache_dir_of,
     check_study_args,
+    check_weights_file,
 )
 from bench.cli.common import fmt_float, fmt_int, print_json, rows_table, stdout
 from bench.cli.progress import TrainProgress
@@ -60,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recipe", metavar="FILE", help="a recipe file written by `bench tune` (replaces --preset's recipe)"
     )
     add_input_size_arg(parser)
+    add_augment_args(parser)
     add_device_arg(parser)
     add_study_args(parser, study=False)
     parser.add_argument("--retrain", action="store_true", help="train even when a cached checkpoint exists")
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     norm = parse_norm(args.norm) if args.norm else None
     data_spec = get_dataset_spec(args.dataset)
     options = check_study_args(args, names, norms=(norm,) if norm else (), data_spec=data_spec)
+    check_weights_file(args.weights)
     recipe = None
     if args.recipe:
         from bench.training.tune import load_recipe
@@ -184,3 +188,6 @@ class _ModelProgress:
 
     def train_callback(self) -> Any:
         return self._progress.tracker(self._name)
+
+    def on_notice(self, message: str) -> None:
+        self._progress.notice(message)

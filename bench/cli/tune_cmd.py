@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.cli.args import add_data_args, add_device_arg, add_format_arg, add_threads_arg, add_training_args
 from bench.cli.common import fmt_float, fmt_int, fmt_value, print_json, rows_table, stderr, stdout
-from bench.cli.progress import TuneProgress
+from bench.cli.progress import NoticeObserver, TuneProgress
 from bench.errors import EXIT_OK
 
 
@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     data_spec = get_dataset_spec(args.dataset)
     out = check_writable_file(args.out or default_recipe_path(spec.name, data_spec.name), "--out")
     _check_memory(spec.name, data_spec, args.preset, grid, device)
-    provider = ModelProvider(spec.name, data=data_request(args), training=training_request(args, device))
+    provider = ModelProvider(
+        spec.name, data=data_request(args), training=training_request(args, device), observer=NoticeObserver()
+    )
     with thread_count(args.threads), TuneProgress() as progress:
         result = provider.search(grid, callback=progress)
     path = save_recipe(result, out)

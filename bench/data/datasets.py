@@ -3,13 +3,15 @@
 A data set is read once into a *source* that returns raw samples (a ``uint8`` tensor or a
 PIL image, and a label). Each split is a :class:`SplitView`: indices into a source plus
 the split's transform, so the augmented training set and its plain twin (``train_plain``)
-share one copy of the images.
+share one copy of the images. Each data set's loader (``DatasetSpec.loader``) takes a
+:class:`LoadRequest` and returns :class:`RawSplits`: its sources, split indices and transforms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,9 @@ from torch.utils.data import Dataset
 
 # The train/val/test split never depends on the training --seed: the test split is fixed.
 SPLIT_SEED = 20240601
+# The validation share carved from a training set that comes without one (torchvision's
+# training files, an image folder without test/): the rest trains.
+VAL_FRACTION = 0.1
 
 
 class InMemoryImages(Dataset):
@@ -142,12 +147,39 @@ def stratified_split(labels: Sequence[int], fractions: Sequence[float], *, seed:
     return [[int(i) for i in remaining], *reversed(carved)]
 
 
+@dataclass(frozen=True)
+class LoadRequest:
+    """What a data set's loader is asked for (:func:`bench.data.load_splits` checked it).
+
+    ``input_size``: the side samples have. ``in_chans``/``num_classes``: where the data set lets
+    the caller choose (image folders, synthetic data), else None. ``augment``: ``none``,
+    ``light`` (translation by pad-and-crop) or ``imagenet`` (random resized crops), None for
+    the data set's own choice; ``hflip`` adds (True) or drops (False) horizontal flips, None
+    for that augmentation's default.
+    """
+
+    data_dir: Path | None
+    input_size: int
+    seed: int = 0
+    download: bool = False
+    in_chans: int | None = None
+    num_classes: int | None = None
+    augment: str | None = None
+    hflip: bool | None = None
+
+
+Transform = Callable[[Any], Any]
+
+
 @dataclass
 class RawSplits:
-    """What a source loader read: the raw (source, indices) of each split, before transforms.
+    """What a loader read: the raw (source, indices) of each split and the transforms that finish them.
 
     ``indices=None`` means the whole source. ``identity`` says which data this is, for
-    checkpoint keys (the data directory and split sizes for data read from files).
+    checkpoint keys (the data directory and split sizes for data read from files, and the
+    training augmentation where it is not the data set's default). ``train_transform`` /
+    ``eval_transform`` None: samples are final already (synthetic tensors). ``inferred``: one
+    line saying what was read from the images themselves (image folders), else None.
     """
 
     train: tuple[Dataset, list[int] | None]
@@ -156,3 +188,6 @@ class RawSplits:
     class_names: list[str]
     in_chans: int
     identity: dict[str, Any] = field(default_factory=dict)
+    train_transform: Transform | None = None
+    eval_transform: Transform | None = None
+    inferred: str | None = None

@@ -8,31 +8,85 @@ from 28x28 as in LeNet-5), so training never decodes a PIL image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from bench.data.datasets import (
+    VAL_FRACTION,
     InMemoryImages,
+    LoadRequest,
     RawSplits,
     SyntheticImages,
     stratified_split,
 )
+from bench.data.transforms import Augmentation, choose_augmentation, tensor_transforms
 from bench.errors import BenchError
 
+if TYPE_CHECKING:
+    from bench.data.specs import DatasetSpec
+
 DIGITS_SPLIT = (0.7, 0.1, 0.2)  # train / val / test, stratified, fixed seed
-VAL_FRACTION = 0.1  # validation carved from the official training set
 SYNTHETIC_SIZES = {"train": 512, "val": 128, "test": 128}
 
-# --dataset name -> torchvision.datasets class name
-TORCHVISION_CLASSES = {
-    "mnist": "MNIST",
-    "fashion-mnist": "FashionMNIST",
-    "cifar10": "CIFAR10",
-    "cifar100": "CIFAR100",
+
+def load_digits(spec: DatasetSpec, request: LoadRequest) -> RawSplits:
+    """The ``digits`` loader: :func:`load_digits_raw` with the tensor pipeline."""
+    return with_tensor_transforms(spec, request, load_digits_raw())
+
+
+@dataclass(frozen=True)
+class TorchvisionFiles:
+    """The loader of a data set torchvision reads from its standard files (``class_name``:
+    the ``torchvision.datasets`` class, e.g. ``MNIST``)."""
+
+    class_name: str
+
+    def __call__(self, spec: DatasetSpec, request: LoadRequest) -> RawSplits:
+        assert request.data_dir is not None  # load_splits checked it
+        raw = load_torchvision_raw(spec.name, request.data_dir, download=request.download)
+        return with_tensor_transforms(spec, request, raw)
+
+    def dataset_class(self) -> type:
+        import torchvision.datasets
+
+        return getattr(torchvision.datasets, self.class_name)
+
+
+# The loaders of the torchvision file sets, by data set name (the spec table uses them).
+TORCHVISION_FILES = {
+    "mnist": TorchvisionFiles("MNIST"),
+    "fashion-mnist": TorchvisionFiles("FashionMNIST"),
+    "cifar10": TorchvisionFiles("CIFAR10"),
+    "cifar100": TorchvisionFiles("CIFAR100"),
 }
+
+
+def load_synthetic(spec: DatasetSpec, request: LoadRequest) -> RawSplits:
+    """The ``synthetic`` loader: random tensors at the requested size, already final."""
+    return load_synthetic_raw(
+        input_size=request.input_size,
+        num_classes=request.num_classes or spec.num_classes or 1,
+        in_chans=request.in_chans or spec.in_chans,
+        seed=request.seed,
+    )
+
+
+def with_tensor_transforms(spec: DatasetSpec, request: LoadRequest, raw: RawSplits) -> RawSplits:
+    """``raw`` (32x32 ``uint8`` tensors) with the data set's augmentation, or the one asked for;
+    a non-default augmentation joins the identity (it shapes what a model learns)."""
+    default = spec.augmentation or Augmentation("none")
+    chosen = choose_augmentation(default, request.augment, request.hflip, translate_px=default.translate_px or 2)
+    mean, std = spec.stats_for(raw.in_chans)
+    train_tf, eval_tf = tensor_transforms(
+        chosen, native_size=spec.image_size, input_size=request.input_size, mean=mean, std=std
+    )
+    identity = raw.identity if chosen == default else {**raw.identity, "augment": chosen.key()}
+    return replace(raw, train_transform=train_tf, eval_transform=eval_tf, identity=identity)
 
 
 def load_digits_raw() -> RawSplits:
@@ -56,7 +110,7 @@ def load_digits_raw() -> RawSplits:
 
 
 def expected_files(dataset: str, root: Path) -> list[Path]:
-    """The files torchvision's class for ``dataset`` reads under ``root``."""
+    """The files torchvision's class for data set ``dataset`` reads under ``root``."""
     cls = _torchvision_class(dataset)
     if hasattr(cls, "resources"):  # MNIST family: <root>/<ClassName>/raw/<file without .gz>
         raw = root / cls.__name__ / "raw"
@@ -124,9 +178,7 @@ def load_synthetic_raw(*, input_size: int, num_classes: int, in_chans: int, seed
 
 
 def _torchvision_class(dataset: str) -> type:
-    import torchvision.datasets
-
-    return getattr(torchvision.datasets, TORCHVISION_CLASSES[dataset])
+    return TORCHVISION_FILES[dataset].dataset_class()
 
 
 def _to_memory(dataset: Dataset) -> InMemoryImages:

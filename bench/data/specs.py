@@ -1,15 +1,21 @@
 """What each data set is, before any file is read: the table behind `--dataset NAME`.
 
 Other modules (``bench list``, ``bench profile``, the runner) need a data set's input shape
-and class count without loading it; they read it here. The loaders in
-:mod:`bench.data.splits` read the same table, so a figure such as the digits' mean lives in
-one place.
+and class count without loading it; they read it here. Each entry also carries its own
+``loader`` (as timm and torchvision keep metadata next to the builder), which
+:func:`bench.data.load_splits` calls: adding a data set is adding a row, and no code chooses
+a loader by comparing names. A figure such as the digits' mean lives in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.data.datasets import LoadRequest, RawSplits
+from bench.data.folders import FolderLoader
+from bench.data.sources import TORCHVISION_FILES, load_digits, load_synthetic
+from bench.data.transforms import Augmentation
 from bench.errors import BenchError, suggest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -21,9 +27,14 @@ class DatasetSpec:
     """A data set's fixed facts.
 
     ``image_size`` is the spatial size the data set yields by default (the loaders resize
-    to a model's larger minimum size on request). ``num_classes`` is ``None`` where the data
-    decides it (``imagefolder``). ``mean``/``std`` are per channel, for ``in_chans``
-    channels; a one-channel image folder uses their average (see ``stats_for``).
+    to a model's larger minimum size on request); ``sized_by_model``: the images' size is not
+    known before they are read, so each model is fed at its native size (``imagefolder``).
+    ``num_classes`` is ``None`` where the data decides it (``imagefolder``). ``mean``/``std``
+    are per channel, for ``in_chans`` channels; a one-channel image folder uses their average
+    (see ``stats_for``). ``loader`` reads the splits (:class:`LoadRequest` -> :class:`RawSplits`);
+    ``augmentation`` is the tensor sets' default training augmentation. ``chooses_channels`` /
+    ``chooses_classes``: the caller may set the channel / class count; ``downloadable``:
+    ``--download`` can fetch the files.
     """
 
     name: str
@@ -35,6 +46,16 @@ class DatasetSpec:
     needs_data_dir: bool
     has_labels: bool
     description: str
+    loader: Callable[[DatasetSpec, LoadRequest], RawSplits]
+    augmentation: Augmentation | None = None
+    chooses_channels: bool = False
+    chooses_classes: bool = False
+    downloadable: bool = False
+    sized_by_model: bool = False
+
+    def load(self, request: LoadRequest) -> RawSplits:
+        """The raw splits and transforms of this data set, as ``request`` asks."""
+        return self.loader(self, request)
 
     def require_labels(self, needed_for: str) -> None:
         """A one-line BenchError when this data set has no labels (``synthetic``) but ``needed_for`` needs them."""
@@ -71,6 +92,8 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=False,
         has_labels=True,
         description="scikit-learn's bundled 8x8 handwritten digits (1,797 images), resized to 32x32",
+        loader=load_digits,
+        augmentation=Augmentation("light", translate_px=2),
     ),
     DatasetSpec(
         name="mnist",
@@ -82,6 +105,9 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=True,
         has_labels=True,
         description="MNIST handwritten digits, 28x28 zero-padded to 32x32 as in LeNet-5",
+        loader=TORCHVISION_FILES["mnist"],
+        augmentation=Augmentation("light", translate_px=2),
+        downloadable=True,
     ),
     DatasetSpec(
         name="fashion-mnist",
@@ -93,6 +119,9 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=True,
         has_labels=True,
         description="Fashion-MNIST clothing images, 28x28 zero-padded to 32x32",
+        loader=TORCHVISION_FILES["fashion-mnist"],
+        augmentation=Augmentation("light", translate_px=2, hflip=True),
+        downloadable=True,
     ),
     DatasetSpec(
         name="cifar10",
@@ -104,6 +133,9 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=True,
         has_labels=True,
         description="CIFAR-10 32x32 colour images, 10 classes",
+        loader=TORCHVISION_FILES["cifar10"],
+        augmentation=Augmentation("light", translate_px=4, hflip=True),  # RandomCrop(32, padding=4) + flip
+        downloadable=True,
     ),
     DatasetSpec(
         name="cifar100",
@@ -115,6 +147,9 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=True,
         has_labels=True,
         description="CIFAR-100 32x32 colour images, 100 fine classes",
+        loader=TORCHVISION_FILES["cifar100"],
+        augmentation=Augmentation("light", translate_px=4, hflip=True),
+        downloadable=True,
     ),
     DatasetSpec(
         name="imagenet",
@@ -126,6 +161,7 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=True,
         has_labels=True,
         description="ImageNet-1k in ImageFolder layout, reference preprocessing (resize 256, crop 224)",
+        loader=FolderLoader(infer=False),
     ),
     DatasetSpec(
         name="imagefolder",
@@ -136,7 +172,11 @@ _SPECS: tuple[DatasetSpec, ...] = (
         std=IMAGENET_STD,
         needs_data_dir=True,
         has_labels=True,
-        description="train/<class>/*, val/<class>/* and optional test/<class>/* images of any PIL format",
+        description="train/<class>/*, val/<class>/* and optional test/<class>/* images of any PIL format; "
+        "channels, size and statistics inferred from them",
+        loader=FolderLoader(infer=True),
+        chooses_channels=True,
+        sized_by_model=True,
     ),
     DatasetSpec(
         name="synthetic",
@@ -148,6 +188,9 @@ _SPECS: tuple[DatasetSpec, ...] = (
         needs_data_dir=False,
         has_labels=False,
         description="random tensors of any size and class count: speed only, no accuracy",
+        loader=load_synthetic,
+        chooses_channels=True,
+        chooses_classes=True,
     ),
 )
 

@@ -1,7 +1,8 @@
 """How getting a model reports progress without printing: the phases it goes through, timed.
 
 The CLI passes an observer; the provider announces each phase (train, prune, finetune,
-quantize, evaluate) and asks it for a training progress callback. `bench run` extends the
+quantize, evaluate), asks it for a training progress callback, and hands it the notices the
+user must read (:meth:`ProgressObserver.on_notice`). `bench run` extends the
 protocol with its cells (:class:`bench.runner.observer.RunObserver`).
 """
 
@@ -25,6 +26,10 @@ class ProgressObserver(Protocol):
     def train_callback(self) -> TrainCallback | None:
         """A training progress callback for the train and fine-tune phases, or None."""
 
+    def on_notice(self, message: str) -> None:
+        """A one-line fact the user must see: what was inferred from an image folder, a damaged
+        cached model that is being trained again."""
+
 
 class SilentProgress:
     """Reports nothing: for library callers and tests."""
@@ -34,6 +39,9 @@ class SilentProgress:
 
     def train_callback(self) -> TrainCallback | None:
         return None
+
+    def on_notice(self, message: str) -> None:
+        pass
 
 
 class PhaseClock:

@@ -133,10 +133,22 @@ class ModelProvider:
     # -- data and fresh models -------------------------------------------------------------
 
     def splits(self) -> DataSplits:
-        """The data at this model's input size (read once per size)."""
+        """The data at this model's input size (read once per size; what was inferred from the
+        images is a notice)."""
         if self.input_size not in self._splits_cache:
-            self._splits_cache[self.input_size] = splits_for_model(self.spec, self.data_spec, self.data)
+            splits = splits_for_model(self.spec, self.data_spec, self.data)
+            self._splits_cache[self.input_size] = splits
+            if splits.inferred:
+                self.observer.on_notice(splits.inferred)
         return self._splits_cache[self.input_size]
+
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of this model's inputs: the loaded splits' (an image folder's channels are
+        inferred), else the data set's channel count at this input size."""
+        loaded = self._splits_cache.get(self.input_size)
+        if loaded is not None:
+            return loaded.input_shape
+        return (self.data_spec.in_chans, self.input_size, self.input_size)
 
     def fresh_model(self, norm: str | None = None) -> nn.Module:
         """The architecture as built for training (or with ``norm``), freshly seeded."""
@@ -150,8 +162,9 @@ class ModelProvider:
     # -- trained models --------------------------------------------------------------------
 
     def trained(self, norm: str | None = None) -> TrainedModel:
-        """The trained model (``norm``: a study's swapped model), from the checkpoint cache or trained now."""
-        return obtain_model(
+        """The trained model (``norm``: a study's swapped model), from the checkpoint cache or trained
+        now; its warnings (a damaged cached checkpoint trained again) go to the observer."""
+        trained = obtain_model(
             self.name,
             data=self.data,
             training=self.training,
@@ -159,6 +172,9 @@ class ModelProvider:
             splits=self.splits(),
             callback=self.observer.train_callback(),
         )
+        for warning in trained.warnings:
+            self.observer.on_notice(f"{self.name}: {warning}")
+        return trained
 
     def search(self, grid: dict[str, list[Any]], callback: TuneCallback | None = None) -> TuneResult:
         """`bench tune`: one throwaway model per grid point, ranked on the validation split."""
@@ -231,6 +247,8 @@ class ModelProvider:
             ),
             fresh_model=self.fresh_model,
             phase=clock.phase,
+            notice=self.observer.on_notice,
+            on_damaged=self.training.on_damaged,
         )
         finetune: Finetune = _FineTune(splits, recipe, self.training, seed, clock) if labelled else _untrained
         built = apply_variant(

@@ -25,6 +25,7 @@ from bench.results.store import Artifact
 from bench.runner.config import Cell, RunConfig
 from bench.runner.observer import RunObserver, worker_name
 from bench.runner.session import ModelSession
+from bench.training.checkpoint import DamagedCheckpoint
 
 
 @dataclass
@@ -70,6 +71,8 @@ def run_model_cells(
                     status = "failed"
                     error = next(row["error"] for row in rows if row["status"] != "ok")
             except (Exception, torch.cuda.OutOfMemoryError) as exc:
+                if isinstance(exc, DamagedCheckpoint):  # only raised under --damaged-cache stop: stop the run
+                    raise
                 status, error = "failed", one_line(exc)
                 rows, artifacts = session.failed_rows(cell.variant, error), []
                 free_memory()

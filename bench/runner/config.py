@@ -43,6 +43,7 @@ RESUME_MAY_CHANGE = frozenset(
         "resume",
         "baseline",  # only what the finished run is compared with
         "cache_dir",  # where checkpoints are kept, not what they hold (they are keyed by content)
+        "damaged_cache",  # what a damaged cached model leads to: it is never used either way
         "download",  # whether a missing data set may be fetched
         "executor",  # where the cells run, not what they measure (timings never share hardware)
         "ray_address",
@@ -69,6 +70,8 @@ class RunConfig:
     epochs: int | None = None
     seed: int = 0
     input_size: int | None = None
+    augment: str | None = None  # --augment: none, light, imagenet; None: the data set's choice
+    hflip: bool | None = None  # --hflip / --no-hflip; None: the augmentation's default
     prune_ratios: tuple[float, ...] = (0.5,)
     quantize: str | None = "int8"
     importance: str = DEFAULT_CRITERION
@@ -78,6 +81,7 @@ class RunConfig:
     threads: int | None = None
     timing: TimingConfig = field(default_factory=TimingConfig)
     cache_dir: Path | None = None
+    damaged_cache: str = "retrain"  # --damaged-cache: retrain or stop
     download: bool = False
     resume: bool = False
     baseline: Path | None = None
@@ -104,12 +108,24 @@ class RunConfig:
     @property
     def data(self) -> DataRequest:
         return DataRequest(
-            self.dataset, data_dir=self.data_dir, input_size=self.input_size, seed=self.seed, download=self.download
+            self.dataset,
+            data_dir=self.data_dir,
+            input_size=self.input_size,
+            seed=self.seed,
+            download=self.download,
+            augment=self.augment,
+            hflip=self.hflip,
         )
 
     @property
     def training(self) -> TrainingRequest:
-        return TrainingRequest(preset=self.preset, epochs=self.epochs, device=self.device, cache_dir=self.cache_dir)
+        return TrainingRequest(
+            preset=self.preset,
+            epochs=self.epochs,
+            device=self.device,
+            cache_dir=self.cache_dir,
+            on_damaged=self.damaged_cache,
+        )
 
     @property
     def build(self) -> BuildRequest:

@@ -50,7 +50,7 @@ def _import_ray() -> Any:
 
 
 class _QueueObserver:
-    """A worker's observer: forwards cell starts and phases to the driver through the queue."""
+    """A worker's observer: forwards cell starts, phases and notices to the driver through the queue."""
 
     def __init__(self, queue: Any, worker: str) -> None:
         self._queue = queue
@@ -72,6 +72,9 @@ class _QueueObserver:
 
     def train_callback(self) -> None:
         return None
+
+    def on_notice(self, message: str) -> None:
+        self._queue.put(("notice", self._worker, message))
 
 
 def _model_task(piece: ModelWork, config: RunConfig, queue: Any, threads: int | None) -> str:
@@ -214,6 +217,8 @@ class RayExecutor:
                 observer.on_cell_start(message[2], message[3])
             elif kind == "phase":
                 observer.on_phase(message[2])
+            elif kind == "notice":
+                observer.on_notice(message[2])
             elif kind == "cell":
                 result: CellResult = message[2]
                 commit(result)

@@ -79,7 +79,7 @@ def execute_run(
         _check_out_dir(config)
         _check_memory(config)
         with executor or make_executor(config) as executor:  # a cluster that cannot be reached fails before any work
-            splits_cache = _check_inputs(config)
+            splits_cache = _check_inputs(config, observer)
             summary = _execute(config, observer, argv, write_report, splits_cache, executor)
     summary.seconds = time.perf_counter() - start
     return summary
@@ -175,19 +175,19 @@ def _check_memory(config: RunConfig) -> None:
             check_model_fits(name, **fits, device=device, infer_batch=max(config.batch_sizes))
 
 
-def _check_inputs(config: RunConfig) -> dict[int, Any]:
-    """Validate the models and load the data before any work, so bad input fails fast (exit 2)
-    with nothing written. Returns the loaded splits by input size, for the sessions to reuse."""
-    from bench.data import get_dataset_spec, load_splits
+def _check_inputs(config: RunConfig, observer: RunObserver) -> dict[int, Any]:
+    """Validate the models and load the data (at the first model's input size) before any work,
+    so bad input fails fast (exit 2) with nothing written; what was inferred from the images is
+    a notice. Returns the loaded splits by input size, for the sessions to reuse."""
+    from bench.data import get_dataset_spec
+    from bench.training.requests import splits_for_model
     from bench.zoo import get_model_spec
 
-    for name in config.models:
-        get_model_spec(name)
-    size = config.input_size or get_dataset_spec(config.dataset).image_size
-    splits = load_splits(
-        config.dataset, data_dir=config.data_dir, input_size=size, seed=config.seed, download=config.download
-    )
-    return {size: splits}
+    specs = [get_model_spec(name) for name in config.models]
+    splits = splits_for_model(specs[0], get_dataset_spec(config.dataset), config.data)
+    if splits.inferred:
+        observer.on_notice(splits.inferred)
+    return {splits.input_shape[1]: splits}
 
 
 def _record_run(store: ResultStore, config: RunConfig, argv: list[str] | None) -> None:

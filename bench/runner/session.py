@@ -135,8 +135,7 @@ class ModelSession:
 
     def failed_rows(self, variant: Variant, error: str, status: str = "failed") -> list[dict[str, Any]]:
         """One row per planned device and batch size, carrying the error (nothing silently missing)."""
-        size = self.provider.input_size
-        shape = (self.provider.data_spec.in_chans, size, size)
+        shape = self.provider.input_shape()
         return [
             make_row(
                 model=self.name,

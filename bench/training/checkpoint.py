@@ -4,6 +4,12 @@ A checkpoint is ``torch.save`` of a dict holding only tensors and plain data (th
 dict, the training history, the test evaluation, metadata and the key), so it loads with
 ``torch.load(weights_only=True)``: opening a cache file never runs pickled code. Files are
 written to a temporary name and renamed, so a killed run never leaves half a checkpoint.
+
+Every checkpoint carries :func:`tensor_digest` of its state dict, written when it is saved and
+recomputed on every load: a file that still unzips and unpickles but whose weights changed (a
+flipped bit, a partial overwrite) is never used. :func:`load_checkpoint` reports it as
+:class:`DamagedCheckpoint`; a checkpoint without a digest (written by a cnnbench older than
+the digest) cannot be verified and is treated the same way: the caller retrains it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +27,20 @@ import torch
 
 from bench.atomic import atomic_write
 from bench.errors import BenchError
+from bench.training.safe_load import refusal_reason
 
 FORMAT = "cnnbench-checkpoint"
 VERSION = 1
+DIGEST = "sha256-tensors"  # what the stored digest is: tensor_digest()
+
+
+class DamagedCheckpoint(BenchError):
+    """A readable checkpoint whose tensors fail their digest, or that has none to check."""
+
+    def __init__(self, path: Path, why: str, *, what: str = "checkpoint", fix: str | None = None) -> None:
+        super().__init__(f"{what} {path} {why}", fix or f"rerun with --retrain, or delete {path}")
+        self.path = path
+        self.why = why
 
 
 @dataclass
@@ -91,11 +109,13 @@ def checkpoint_path(cache_dir: str | Path, key: dict[str, Any]) -> Path:
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
     """Write ``checkpoint`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in checkpoint.state_dict.items()}
     payload = plain_data(
         {
             "format": FORMAT,
             "key": checkpoint.key,
-            "state_dict": {k: v.detach().cpu().contiguous() for k, v in checkpoint.state_dict.items()},
+            "state_dict": state,
+            "digest": digest_record(state),
             "history": checkpoint.history,
             "evaluation": checkpoint.evaluation,
             "meta": checkpoint.meta,
@@ -107,13 +127,16 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
 
 
 def load_checkpoint(path: str | Path, *, expected_key: dict[str, Any] | None = None) -> Checkpoint:
-    """Read a cache file; unreadable, foreign or mismatched files are a one-line BenchError."""
+    """Read a cache file; unreadable, foreign or mismatched files are a one-line BenchError, and
+    one whose tensors fail (or lack) their digest a :class:`DamagedCheckpoint`."""
     path = Path(path)
     fix = f"rerun with --retrain, or delete {path}"
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = load_error_reason(exc)
+        reason = refusal_reason(path, exc)
         raise BenchError(f"checkpoint {path} is corrupt or unreadable ({reason})", fix) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise BenchError(f"{path} is not a cnnbench checkpoint", fix)
@@ -127,6 +150,7 @@ def load_checkpoint(path: str | Path, *, expected_key: dict[str, Any] | None = N
             f"checkpoint {path} was written for another configuration (differs in {', '.join(differs)})",
             fix,
         )
+    check_digest(path, payload)
     return Checkpoint(
         key=stored_key,
         state_dict=payload["state_dict"],
@@ -134,6 +158,40 @@ def load_checkpoint(path: str | Path, *, expected_key: dict[str, Any] | None = N
         evaluation=payload["evaluation"],
         meta=payload["meta"],
     )
+
+
+def tensor_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and bytes, in state-dict order."""
+    digest = hashlib.sha256()
+    for name, tensor in state.items():
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
+        digest.update(data.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, not a copy
+    return digest.hexdigest()
+
+
+def digest_record(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """What a cache file stores of ``state`` to verify it by: ``{"kind": DIGEST, "value": ...}``."""
+    return {"kind": DIGEST, "value": tensor_digest(state)}
+
+
+def digest_problem(stored: Any, state: dict[str, torch.Tensor]) -> str | None:
+    """Why ``state`` fails the ``stored`` :func:`digest_record` (none stored, or another value); None when it passes."""
+    if not isinstance(stored, dict) or stored.get("kind") != DIGEST:
+        return "has no digest of its tensors (written by an older cnnbench): it cannot be verified"
+    if tensor_digest(state) != stored.get("value"):
+        return "is damaged: its tensors do not match the digest written when it was saved"
+    return None
+
+
+def check_digest(path: Path, payload: dict[str, Any]) -> None:
+    """Raise :class:`DamagedCheckpoint` unless ``payload``'s state dict matches its stored digest."""
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DamagedCheckpoint(path, "holds a state dict that is not all tensors")
+    problem = digest_problem(payload.get("digest"), state)
+    if problem is not None:
+        raise DamagedCheckpoint(path, problem)
 
 
 def plain_data(value: Any) -> Any:
@@ -156,12 +214,3 @@ def plain_data(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return plain_data(value.item())
     raise TypeError(f"cannot store a {type(value).__name__} in a checkpoint")
-
-
-def load_error_reason(exc: BaseException) -> str:
-    """The informative line of a torch.load failure (the weights-only unpickler's own line)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("WeightsUnpickler error:"):
-            return line[:200]
-    return (lines[0][:200] if lines else "") or type(exc).__name__

@@ -24,6 +24,7 @@ from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError
 from bench.training.checkpoint import (
     Checkpoint,
+    DamagedCheckpoint,
     checkpoint_key,
     checkpoint_path,
     default_cache_dir,
@@ -34,7 +35,6 @@ from bench.training.evaluation import EvalResult, evaluate
 from bench.training.freeze import Freeze, check_start, frozen, plan_freeze, trained_layers
 from bench.training.recipes import Recipe, finetune_recipe
 from bench.training.requests import (
-    PRETRAINED,
     BuildRequest,
     DataRequest,
     TrainingRequest,
@@ -45,6 +45,7 @@ from bench.training.requests import (
 )
 from bench.training.trainer import TrainCallback, fit
 from bench.training.weights import (
+    PRETRAINED,
     load_pretrained,
     load_state_strict,
     merge_pretrained,
@@ -61,7 +62,8 @@ class TrainedModel:
     ``source``: ``trained`` (just now), ``cached`` (loaded from the cache), ``pretrained``
     (torchvision's weights, fine-tuned when the head was new) or ``file`` (``--weights PATH``).
     ``trainable``: the parameters its training changed (empty when it was not trained); the
-    model itself comes back with every parameter trainable, whatever was frozen.
+    model itself comes back with every parameter trainable, whatever was frozen. ``warnings``:
+    one line each the user must see (a damaged cached checkpoint that was trained again).
     """
 
     model: nn.Module
@@ -77,6 +79,7 @@ class TrainedModel:
     notes: list[str] = field(default_factory=list)
     trainable: list[str] = field(default_factory=list)
     freeze: Freeze | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def trained_layers(self) -> list[str]:
@@ -141,9 +144,16 @@ def obtain_model(
         freeze=freeze.label if freeze else None,
     )
     path = checkpoint_path(training.cache_dir or default_cache_dir(), key)
+    warnings: list[str] = []
     if path.exists() and not training.retrain:
-        return _from_cache(model, path, key, splits, recipe, device, freeze)
-    return _train_and_save(
+        try:
+            return _from_cache(model, path, key, splits, recipe, device, freeze)
+        except DamagedCheckpoint as damaged:  # never used: trained again (and overwritten), or the stop
+            if training.on_damaged != "retrain":
+                raise
+            warnings.append(f"{damaged.problem}: training it again")
+            model = model_for_splits(name, splits, seed=seed, norm=build.norm, dropout=build.dropout)
+    trained = _train_and_save(
         model,
         spec,
         splits,
@@ -157,6 +167,8 @@ def obtain_model(
         download=data.download,
         callback=callback,
     )
+    trained.warnings = warnings
+    return trained
 
 
 def _start_weights(spec: ModelSpec, weights: str | Path, swapped: str | None) -> _Start:

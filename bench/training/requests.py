@@ -23,12 +23,11 @@ from torch import nn
 
 from bench.data import DatasetSpec, DataSplits, load_splits
 from bench.devices import resolve_device
-from bench.errors import BenchError
+from bench.errors import BenchError, suggest
 from bench.training.freeze import Freeze, parse_freeze
 from bench.training.recipes import Recipe, get_recipe
+from bench.training.weights import PRETRAINED
 from bench.zoo import ModelSpec, create_model
-
-PRETRAINED = "pretrained"  # the `--weights` keyword for torchvision's ImageNet weights
 
 
 class WeightsSource(str, Enum):
@@ -54,7 +53,8 @@ class DataRequest:
 
     ``input_size`` None: the side the data set and model call for (:func:`input_size_for`).
     ``seed`` is the run's seed: initial weights, data order, and synthetic images; the
-    train/val/test split itself never depends on it.
+    train/val/test split itself never depends on it. ``augment``/``hflip``: the training
+    augmentation (:mod:`bench.data.transforms`), when not the data set's own.
     """
 
     dataset: str
@@ -62,6 +62,12 @@ class DataRequest:
     input_size: int | None = None
     seed: int = 0
     download: bool = False  # fetch a missing torchvision data set (or pretrained weights)
+    augment: str | None = None  # none, light, imagenet; None: the data set's choice
+    hflip: bool | None = None  # horizontal flips on or off; None: the augmentation's default
+
+
+# What a damaged cached checkpoint leads to (--damaged-cache): train it again, or stop with the fix.
+ON_DAMAGED = ("retrain", "stop")
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,10 @@ class TrainingRequest:
 
     ``recipe`` (e.g. one found by `bench tune`) replaces ``preset``'s; ``epochs`` overrides
     either. ``device`` may be a name (``auto``, ``cpu``, ``cuda:N``): :attr:`torch_device`.
-    ``cache_dir`` None: :func:`bench.training.checkpoint.default_cache_dir`.
+    ``cache_dir`` None: :func:`bench.training.checkpoint.default_cache_dir`. ``on_damaged``: what a
+    cached checkpoint that fails its digest (or has none) leads to: ``retrain`` (reported in
+    :attr:`TrainedModel.warnings <bench.training.obtain.TrainedModel>`) or ``stop`` (the
+    :class:`~bench.training.checkpoint.DamagedCheckpoint` error, naming ``--retrain``).
     """
 
     preset: str = "quick"
@@ -79,6 +88,14 @@ class TrainingRequest:
     retrain: bool = False  # train even when the cache holds the model
     device: torch.device | str = "cpu"
     cache_dir: str | Path | None = None
+    on_damaged: str = "retrain"
+
+    def __post_init__(self) -> None:
+        if self.on_damaged not in ON_DAMAGED:
+            raise BenchError(
+                f"unknown --damaged-cache {self.on_damaged!r}{suggest(self.on_damaged, ON_DAMAGED)}",
+                "use " + " or ".join(ON_DAMAGED),
+            )
 
     @property
     def torch_device(self) -> torch.device:
@@ -111,8 +128,11 @@ class BuildRequest:
 
 def input_size_for(spec: ModelSpec, data_spec: DatasetSpec, input_size: int | None = None) -> int:
     """The side ``spec`` is trained and timed at: ``input_size``, else what the data calls for
-    (full-resolution data at the model's native size, e.g. 299 for Inception-v3), raised to the
-    model's minimum input size."""
+    (full-resolution data at the model's native size, e.g. 299 for Inception-v3; image folders,
+    whose size is not known before they are read, at the model's native size: 32 for LeNet-5),
+    raised to the model's minimum input size."""
+    if input_size is None and data_spec.sized_by_model:
+        return spec.resolve_input_size(spec.native_input_size)
     return spec.resolve_input_size(input_size or spec.input_size_for_data(data_spec.image_size))
 
 
@@ -123,7 +143,13 @@ def splits_for_model(
     size = input_size_for(spec, data_spec, data.input_size)
     if splits is None:
         return load_splits(
-            data_spec.name, data_dir=data.data_dir, input_size=size, seed=data.seed, download=data.download
+            data_spec.name,
+            data_dir=data.data_dir,
+            input_size=size,
+            seed=data.seed,
+            download=data.download,
+            augment=data.augment,
+            hflip=data.hflip,
         )
     if splits.input_shape[1] != size:
         raise BenchError(

@@ -19,11 +19,12 @@ import torch
 from torch import nn
 
 from bench.errors import BenchError
-from bench.training.checkpoint import load_error_reason
+from bench.training.safe_load import load_tensors
 from bench.zoo.adapt import adapt_conv_weight
 from bench.zoo.spec import ModelSpec
 
 SHOWN = 5  # layer names listed in an error before "..."
+PRETRAINED = "pretrained"  # --weights pretrained: torchvision's ImageNet weights, not a file
 
 
 @dataclass
@@ -52,13 +53,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise BenchError(f"weights file {path} does not exist", "pass the path of a state dict or checkpoint")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(
-            f"cannot load weights from {path} ({load_error_reason(exc)})",
-            "pass a state dict saved with torch.save(model.state_dict(), path) or a cnnbench checkpoint",
-        ) from None
+    payload = load_tensors(
+        path,
+        what="weights from",
+        fix="pass a state dict saved with torch.save(model.state_dict(), path) or a cnnbench checkpoint",
+    )
     if isinstance(payload, dict):
         for wrapper in ("state_dict", "model"):
             if isinstance(payload.get(wrapper), dict):
@@ -137,12 +136,7 @@ def pretrained_file(spec: ModelSpec, *, download: bool) -> Path:
 def load_pretrained(model: nn.Module, spec: ModelSpec, *, download: bool = False) -> PretrainedLoad:
     """Merge torchvision's ImageNet weights into ``model``; returns what was loaded and how."""
     file = pretrained_file(spec, download=download)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(
-            f"cannot load {file} ({load_error_reason(exc)})", f"delete {file} and fetch it again"
-        ) from None
+    state = load_tensors(file, what="pretrained weights", fix=f"delete {file} and fetch it again")
     return merge_pretrained(model, state, source=file.name)
 
 

@@ -3,7 +3,8 @@
 Each case names the command, what is wrong and a fragment of the expected message. Before the
 command runs, every file under the test's folder (pre-existing run directories, caches, files
 in the way) is hashed; afterwards the same files must hold the same bytes and nothing may have
-been added. Every case fails before data is loaded or a model trained, so the table is fast.
+been added. Every case fails before a model is trained (the damaged-checkpoint case trains one in
+its setup) and almost all before any data is read, so the table is fast.
 
 The table with the exit codes each case gave, for notes and reviews:
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ class Env:
     make_immutable: Callable[[Path], Path]
     make_readonly: Callable[[Path], Path]
     hold_lock: Callable[[Path], object]
+    flip_exponent_bits: Callable[[Path], int]
     holder_pid: int | None = None
     _made: dict[str, Path] = field(default_factory=dict)
 
@@ -88,6 +91,44 @@ class Env:
         self.holder_pid = self.hold_lock(run_dir).pid
         return run_dir
 
+    def evil_pickle(self, *, archive: bool = False) -> Path:
+        """A weights file that would run ``touch pwned`` here if it were unpickled (it never is:
+        the snapshot would show the file). ``archive``: inside torch's zip format, else a raw pickle."""
+        path = self.tmp / "evil.pt"
+        evil = _Evil(self.tmp / "pwned")
+        if archive:
+            torch.save({"conv.weight": torch.zeros(1), "trap": evil}, path)
+        else:
+            path.write_bytes(pickle.dumps(evil, protocol=4))
+        return path
+
+    def garbage(self) -> Path:
+        path = self.tmp / "garbage.pt"
+        path.write_bytes(bytes(range(1, 128)) * 4)
+        return path
+
+    def folder(self, *, classes: tuple[str, ...] = ("a", "b"), val: tuple[str, ...] | None = None) -> Path:
+        """An image folder of 8x8 grey PNGs: ``classes`` in train/, ``val`` (default: the same) in val/."""
+        from PIL import Image
+
+        root = self.tmp / "images"
+        for split, names in (("train", classes), ("val", classes if val is None else val)):
+            for name in names:
+                (root / split / name).mkdir(parents=True)
+                for i in range(2):
+                    Image.new("L", (8, 8), color=40 * i).save(root / split / name / f"{i}.png")
+        return root
+
+    def damaged_cache(self) -> Path:
+        """The cache `bench train lenet5 --epochs 1 --device cpu` fills, its checkpoint's floats flipped."""
+        from bench.training import DataRequest, TrainingRequest, obtain_model
+
+        cache = self.tmp / "cache"
+        training = TrainingRequest(epochs=1, device="cpu", cache_dir=cache)
+        trained = obtain_model("lenet5", data=DataRequest("digits"), training=training)
+        self.flip_exponent_bits(trained.checkpoint_path)
+        return cache
+
     def deny_writes(self) -> None:
         """What a non-root user sees in a folder without write permission (root bypasses the bits)."""
 
@@ -95,6 +136,16 @@ class Env:
             raise PermissionError(errno.EACCES, "Permission denied")
 
         self.monkeypatch.setattr(writable.tempfile, "mkstemp", refuse)
+
+
+class _Evil:
+    """Pickles as a call of os.system (pickling it runs nothing)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
 
 
 @dataclass(frozen=True)
@@ -132,6 +183,15 @@ def _new(env: Env) -> str:
     return str(env.tmp / "new")
 
 
+def _damaged(env: Env) -> list[str]:
+    cache = env.damaged_cache()
+    return ["train", "lenet5", "--epochs", "1", "--device", "cpu", "--cache-dir", str(cache), "--damaged-cache", "stop"]
+
+
+FOLDER = ["--dataset", "imagefolder", "--data-dir"]
+EVIL = "a raw pickle (protocol 4) that calls unsupported global posix.system, refused as loading it would run code"
+
+
 T = ["--threads"]
 CASES = [
     # bench profile
@@ -166,6 +226,15 @@ CASES = [
     Case("train", "unknown --preset", lambda e: ["train", "lenet5", "--preset", "fast"], "unknown preset 'fast'"),
     Case("train", "--weights file that does not exist", lambda e: ["train", "lenet5", "--weights", "/nonexistent/w.pt"], "does not exist"),
     Case("train", "--dropout out of range", lambda e: ["train", "vgg11", "--dropout", "1.5"], "--dropout 1.5 is out of range"),
+    Case("train", "--weights: a pickle that would call os.system", lambda e: ["train", "lenet5", "--weights", str(e.evil_pickle())], EVIL),
+    Case("train", "--weights: os.system inside a torch archive", lambda e: ["train", "lenet5", "--weights", str(e.evil_pickle(archive=True))], "a torch archive that calls unsupported global posix.system"),
+    Case("train", "--weights: a garbage file", lambda e: ["train", "lenet5", "--weights", str(e.garbage())], "garbage.pt: not a zip or pickle file"),
+    Case("train", "a damaged cached checkpoint with --damaged-cache stop", _damaged, "is damaged: its tensors do not match the digest written when it was saved; rerun with --retrain"),
+    Case("train", "--damaged-cache maybe", lambda e: ["train", "lenet5", "--damaged-cache", "maybe"], "invalid choice: 'maybe'"),
+    Case("train", "image folder with one class", lambda e: ["train", "lenet5", *FOLDER, str(e.folder(classes=("a",)))], "holds one class folder (a): a classifier needs at least two classes"),
+    Case("train", "image folder whose val/ lacks a class", lambda e: ["train", "lenet5", *FOLDER, str(e.folder(val=("a",)))], "val lacks class folders that train/ has: b"),
+    Case("train", "--augment heavy", lambda e: ["train", "lenet5", "--augment", "heavy"], "invalid choice: 'heavy'"),
+    Case("train", "--augment imagenet on 32x32 digits", lambda e: ["train", "lenet5", "--augment", "imagenet"], "--augment imagenet crops full-resolution photos"),
     # bench run
     Case("run", "--out is a file", lambda e: ["run", *RUN, "--out", str(e.file())], "is a file, not a directory"),
     Case("run", "--out on a read-only file system", lambda e: ["run", *RUN, "--out", str(e.readonly() / "new")], "is on a read-only file system"),
@@ -192,6 +261,12 @@ CASES = [
     Case("run", "--out locked by a live run", lambda e: ["run", *RUN, "--out", str(e.held())], _held_by),
     Case("run", "--resume while a live run holds the directory", lambda e: ["run", *RUN, "--resume", "--out", str(e.held())], _held_by),
     Case("run", "--baseline that does not exist", lambda e: ["run", *RUN, "--baseline", str(e.tmp / "none.json"), "--out", _new(e)], "no results found"),
+    Case("run", "--weights: a pickle that would call os.system", lambda e: ["run", *RUN, "--weights", str(e.evil_pickle()), "--out", _new(e)], EVIL),
+    Case("run", "--weights: a garbage file", lambda e: ["run", *RUN, "--weights", str(e.garbage()), "--out", _new(e)], "garbage.pt: not a zip or pickle file"),
+    Case("run", "image folder with one class", lambda e: ["run", *RUN, *FOLDER, str(e.folder(classes=("a",))), "--out", _new(e)], "a classifier needs at least two classes"),
+    Case("run", "image folder whose val/ lacks a class", lambda e: ["run", *RUN, *FOLDER, str(e.folder(val=("b",))), "--out", _new(e)], "val lacks class folders that train/ has: a"),
+    Case("run", "--resume with another --augment", lambda e: ["run", *RUN, "--augment", "none", "--resume", "--out", str(e.run_dir())], "augment none -> 'none'"),
+    Case("run", "--resume with --hflip", lambda e: ["run", *RUN, "--hflip", "--resume", "--out", str(e.run_dir())], "hflip none -> True"),
     Case("run", "--device cuda without a GPU", lambda e: ["run", *RUN, "--device", "cuda", "--out", _new(e)], "no CUDA GPU", needs_no_gpu=True),
     # bench report
     Case("report", "RUN_DIR does not exist", lambda e: ["report", str(e.tmp / "missing")], "does not exist"),
@@ -252,11 +327,12 @@ def test_bad_input_is_exit_2_one_line_and_changes_nothing(
     make_immutable,
     make_readonly,
     hold_lock,
+    flip_exponent_bits,
 ) -> None:
     if case.needs_no_gpu and torch.cuda.is_available():
         pytest.skip("checks the no-GPU error")
     monkeypatch.chdir(tmp_path)  # a default output folder would land here, and be seen
-    env = Env(tmp_path, monkeypatch, make_immutable, make_readonly, hold_lock)
+    env = Env(tmp_path, monkeypatch, make_immutable, make_readonly, hold_lock, flip_exponent_bits)
     argv = case.argv(env)
     before = _snapshot(tmp_path)
     code = main(argv)

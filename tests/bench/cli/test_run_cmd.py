@@ -30,3 +30,45 @@ def test_bad_max_drop_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capture
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "--max-drop must be a number of top-1 points >= 0" in captured.err
     assert not out.exists()
+
+
+FAST = ["--prune", "none", "--quantize", "none", "--epochs", "1", "--threads", "1", "--device", "cpu"]
+FAST += ["--batch-sizes", "1", "--warmup", "1", "--warmup-time", "0", "--min-iters", "2", "--min-time", "0"]
+
+
+def test_a_damaged_cached_baseline_is_retrained_with_a_notice_or_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flip_exponent_bits
+) -> None:
+    import json
+
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["run", "--models", "lenet5", *FAST, *cache, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    (path,) = (tmp_path / "cache" / "checkpoints").glob("lenet5-*.pt")
+    flip_exponent_bits(path)
+    stop = ["--damaged-cache", "stop", "--out", str(tmp_path / "b")]
+    assert main(["run", "--models", "lenet5", *FAST, *cache, *stop]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"bench run: error: checkpoint {path} is damaged: its tensors do not match the digest written when it "
+        f"was saved; rerun with --retrain, or delete {path}"
+    )
+    assert main(["run", "--models", "lenet5", *FAST, *cache, "--out", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "is damaged" in line] == [
+        f"lenet5: checkpoint {path} is damaged: its tensors do not match the digest written when it was saved: "
+        "training it again"
+    ]
+    rows = json.loads((tmp_path / "c" / "results.json").read_text())["rows"]
+    first = json.loads((tmp_path / "a" / "results.json").read_text())["rows"]
+    assert [r["weights"] for r in rows] == ["trained"] and rows[0]["top1"] == first[0]["top1"]
+
+
+def test_augment_and_hflip_are_part_of_the_resume_check(tmp_path: Path) -> None:
+    from bench.runner.config import resume_differences
+
+    stored = _config(tmp_path).to_dict()
+    assert stored["augment"] is None and stored["hflip"] is None
+    changed = _config(tmp_path, "--augment", "none", "--no-hflip").to_dict()
+    assert resume_differences(stored, changed) == ["augment none -> 'none'", "hflip none -> False"]
+    assert resume_differences(stored, _config(tmp_path, "--damaged-cache", "stop").to_dict()) == []

@@ -142,3 +142,52 @@ def test_the_recipe_file_bench_tune_writes_trains_end_to_end(capsys, tmp_path: P
     assert row["recipe"] == load_recipe(best).to_dict() and row["recipe"]["lr"] == 0.004
     (again,) = train_json(capsys, *args)  # the tuned recipe keys the cache like any other
     assert again["source"] == "cached" and again["checkpoint"] == row["checkpoint"]
+
+
+def test_a_damaged_cached_checkpoint_is_reported_in_one_line_and_retrained(
+    capsys, tmp_path: Path, flip_exponent_bits
+) -> None:
+    args = ["lenet5", "--epochs", "1", "--cache-dir", str(tmp_path), "--device", "cpu"]
+    (first,) = train_json(capsys, *args)
+    path = Path(first["checkpoint"])
+    flip_exponent_bits(path)
+    assert main(["train", *args, "--damaged-cache", "stop"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"bench train: error: checkpoint {path} is damaged: its tensors do not match the digest written when it "
+        f"was saved; rerun with --retrain, or delete {path}"
+    )
+    assert main(["train", *args, "--format", "json"]) == EXIT_OK
+    captured = capsys.readouterr()
+    (again,), err = json.loads(captured.out), captured.err
+    notices = [line for line in err.splitlines() if "is damaged" in line]
+    assert notices == [
+        f"lenet5: checkpoint {path} is damaged: its tensors do not match the digest written when it was saved: training it again"
+    ]
+    assert again["source"] == "trained" and again["test_top1"] == first["test_top1"]
+    assert main(["train", *args, "--format", "json"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["source"] == "cached" and "damaged" not in captured.err
+
+
+def test_an_image_folder_says_in_one_line_what_it_inferred(capsys, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    for split, count in (("train", 12), ("val", 3)):
+        for label in range(2):
+            folder = tmp_path / "data" / split / f"c{label}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = np.zeros((28, 28), dtype=np.uint8)
+                pixels[4 + 12 * label : 10 + 12 * label, 2 + i % 5 :] = 200
+                Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    args = ["lenet5", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "data"), "--epochs", "1"]
+    assert main(["train", *args, "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    (row,), err = json.loads(captured.out), captured.err
+    lines = [line for line in err.splitlines() if "sampled images" in line]
+    assert len(lines) == 1, err
+    assert "2 classes, 1 channel (grey), images 28x28" in lines[0]
+    assert "light (pad-and-crop 2 px, no flip), input 32x32" in lines[0]
+    assert row["input_size"] == "1x32x32" and row["num_classes"] == 2  # LeNet-5's native size, not 224

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.data import load_splits
@@ -128,3 +129,131 @@ def test_an_undecodable_image_names_the_file(tmp_path: Path) -> None:
     index = [path for path, _ in splits.test.source.samples].index(str(broken))
     with pytest.raises(BenchError, match=r"cannot read image .*broken.png"):
         splits.test[index]
+
+
+def _one_class(root: Path) -> None:
+    write_images(root / "train" / "cat", 4)
+    write_images(root / "val" / "cat", 2)
+
+
+def _class_missing_in_val(root: Path) -> None:
+    shutil.rmtree(make_folder(root) / "val" / "owl")
+
+
+def _class_missing_in_test(root: Path) -> None:
+    shutil.rmtree(make_folder(root, test=True) / "test" / "dog")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_one_class, r"holds one class folder \(cat\): a classifier needs at least two classes"),
+        (_class_missing_in_val, r"val lacks class folders that train/ has: owl"),
+        (_class_missing_in_test, r"test lacks class folders that train/ has: dog"),
+    ],
+    ids=["one-class", "class-missing-in-val", "class-missing-in-test"],
+)
+def test_fewer_than_two_classes_or_a_split_without_a_class_is_refused(tmp_path: Path, damage, message: str) -> None:
+    root = tmp_path / "data"
+    damage(root)
+    with pytest.raises(BenchError, match=message) as info:
+        load_splits("imagefolder", data_dir=root)
+    assert "\n" not in str(info.value)
+
+
+def write_digit_like(folder: Path, count: int, *, label: int) -> None:
+    """28x28 grey PNGs, black with a bright bar whose row depends on the class (MNIST-like)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        pixels = np.zeros((28, 28), dtype=np.uint8)
+        pixels[6 + 8 * label : 10 + 8 * label, 4 + i % 4 : 24] = 255
+        Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+
+
+def digit_folder(root: Path) -> Path:
+    for label in range(2):
+        write_digit_like(root / "train" / str(label), 12, label=label)
+        write_digit_like(root / "val" / str(label), 3, label=label)
+    return root
+
+
+def test_small_grey_images_are_inferred_and_get_the_light_augmentation(tmp_path: Path) -> None:
+    root = digit_folder(tmp_path)
+    splits = load_splits("imagefolder", data_dir=root, input_size=32)
+    assert splits.input_shape == (1, 32, 32)
+    pixels = np.concatenate(
+        [np.asarray(Image.open(path), dtype=np.float64).ravel() / 255 for path, _ in splits.train.source.samples]
+    )
+    assert splits.identity["stats"] == pytest.approx([pixels.mean(), pixels.std()], abs=1e-3)
+    assert splits.identity["augment"] == {"kind": "light", "translate_px": 2, "hflip": False}
+    line = splits.inferred
+    assert line is not None and "\n" not in line
+    assert "2 classes, 1 channel (grey), images 28x28" in line and "from 24 sampled images" in line
+    assert "training augmentation light (pad-and-crop 2 px, no flip), input 32x32" in line
+    plain = torch.stack([splits.train_plain[i][0] for i in range(len(splits.train_plain))])
+    assert plain.mean().item() == pytest.approx(0.0, abs=0.1)  # normalized by the inferred statistics
+    torch.manual_seed(0)
+    image, _ = splits.train[0]
+    shifted = [splits.train[0][0] for _ in range(12)]
+    assert any(not torch.equal(s, splits.train_plain[0][0]) for s in shifted)  # translated
+    assert not any(torch.equal(s, splits.train_plain[0][0].flip(-1)) for s in shifted)  # never mirrored
+    assert image.shape == (1, 32, 32)
+
+
+def test_large_colour_images_get_the_imagenet_augmentation(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_images(tmp_path / "train" / name, 3, mode="RGB", size=(120, 96))
+        write_images(tmp_path / "val" / name, 1, mode="RGB", size=(120, 96))
+    splits = load_splits("imagefolder", data_dir=tmp_path, input_size=64)
+    assert splits.input_shape == (3, 64, 64)
+    assert splits.identity["augment"] == {"kind": "imagenet", "translate_px": 0, "hflip": True}
+    assert "3 channels (colour), images 120x96" in splits.inferred
+    assert "imagenet (random resized crop, flip)" in splits.inferred
+    assert len(splits.identity["stats"]) == 6
+    assert splits.train[0][0].shape == (3, 64, 64)
+
+
+def test_augment_and_hflip_override_what_the_folder_would_get(tmp_path: Path) -> None:
+    root = digit_folder(tmp_path)
+    none = load_splits("imagefolder", data_dir=root, input_size=32, augment="none")
+    assert none.identity["augment"]["kind"] == "none"
+    assert torch.equal(none.train[1][0], none.train_plain[1][0])  # training images as evaluated
+    flipped = load_splits("imagefolder", data_dir=root, input_size=32, hflip=True)
+    assert flipped.identity["augment"] == {"kind": "light", "translate_px": 2, "hflip": True}
+    large = load_splits("imagefolder", data_dir=root, input_size=32, augment="imagenet", hflip=False)
+    assert large.identity["augment"] == {"kind": "imagenet", "translate_px": 0, "hflip": False}
+    assert "imagenet (random resized crop, no flip)" in large.inferred
+
+
+def test_a_non_default_augmentation_joins_the_identity_of_the_tensor_sets() -> None:
+    default = load_splits("digits")
+    assert "augment" not in default.identity and default.inferred is None
+    plain = load_splits("digits", augment="none")
+    assert plain.identity["augment"] == {"kind": "none", "translate_px": 0, "hflip": False}
+    assert torch.equal(plain.train[0][0], plain.train_plain[0][0])
+    with pytest.raises(BenchError, match=r"--augment imagenet crops full-resolution photos"):
+        load_splits("digits", augment="imagenet")
+    with pytest.raises(BenchError, match=r"unknown --augment 'heavy'"):
+        load_splits("digits", augment="heavy")
+
+
+def test_an_image_folder_defaults_to_the_models_native_input_size() -> None:
+    from bench.data import get_dataset_spec
+    from bench.training.requests import input_size_for
+    from bench.zoo import get_model_spec
+
+    folder = get_dataset_spec("imagefolder")
+    assert input_size_for(get_model_spec("lenet5"), folder) == 32
+    assert input_size_for(get_model_spec("resnet18"), folder) == 224
+    assert input_size_for(get_model_spec("lenet5"), folder, 48) == 48
+    assert input_size_for(get_model_spec("resnet18"), get_dataset_spec("imagenet")) == 224
+
+
+def test_the_sample_is_bounded_and_spread_over_the_classes() -> None:
+    from bench.data.folders import sample_paths
+
+    samples = [(f"{label}/{i}.png", label) for label in range(3) for i in range(100)]
+    picked = sample_paths(samples, 10)
+    assert len(picked) == 10 and {p.split("/")[0] for p in picked} == {"0", "1", "2"}
+    assert picked == sample_paths(samples, 10)  # stable
+    assert len(sample_paths(samples[:5], 64)) == 5

@@ -67,3 +67,47 @@ def test_memory_comes_before_disk_and_saving_fills_both(tmp_path: Path, pruned: 
 
     from_disk = PrunedModelCache({}, path_for=lambda ratio: path, fresh_model=fresh, phase=phase).load(0.5)
     assert from_disk.finetuned.source == "cached" and from_disk.model.features[0].out_channels == 3
+
+
+def _cache(path: Path, notices: list[str], on_damaged: str = "retrain") -> PrunedModelCache:
+    return PrunedModelCache(
+        {},
+        path_for=lambda ratio: path,
+        fresh_model=fresh,
+        phase=lambda name: contextlib.nullcontext(),
+        notice=notices.append,
+        on_damaged=on_damaged,
+    )
+
+
+def test_a_pruned_model_with_flipped_bits_is_reported_and_built_again(
+    tmp_path: Path, pruned: PrunedModel, flip_exponent_bits
+) -> None:
+    from bench.training.checkpoint import DamagedCheckpoint
+
+    path = tmp_path / "pruned" / "m.pt"
+    save_cached_pruned(path, pruned)
+    notices: list[str] = []
+    assert _cache(path, notices).load(0.5) is not None and notices == []
+    assert flip_exponent_bits(path) > 1000  # the file still a valid zip
+    assert _cache(path, notices).load(0.5) is None  # a miss: pruned and fine-tuned again
+    assert notices == [
+        f"pruned model {path} is damaged: its tensors do not match the digest written when it was saved: "
+        "building it again"
+    ]
+    with pytest.raises(DamagedCheckpoint, match=rf"pruned model {path} is damaged: .*; delete {path} and m.json"):
+        _cache(path, [], on_damaged="stop").load(0.5)
+
+
+def test_a_pruned_pair_without_a_digest_or_unreadable_is_never_used(tmp_path: Path, pruned: PrunedModel) -> None:
+    import json
+
+    path = tmp_path / "m.pt"
+    save_cached_pruned(path, pruned)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    del meta["digest"]  # as written before the digest
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    notices: list[str] = []
+    assert _cache(path, notices).load(0.5) is None and "has no digest of its tensors" in notices[0]
+    path.write_bytes(b"garbage")
+    assert _cache(path, notices).load(0.5) is None and f"pruned model {path} is unreadable" in notices[1]

@@ -137,3 +137,41 @@ def test_plain_data_converts_what_weights_only_cannot_read() -> None:
     converted = plain_data({"a": (1, 2), "b": np.float64(0.5), 3: [np.int64(4)]})
     assert converted == {"a": [1, 2], "b": 0.5, "3": [4]}
     assert type(converted["b"]) is float
+
+
+def test_the_digest_is_written_and_verified_on_every_load(tmp_path: Path, flip_exponent_bits) -> None:
+    from bench.training.checkpoint import DamagedCheckpoint, tensor_digest
+
+    checkpoint = make_checkpoint()
+    path = save_checkpoint(tmp_path / "model.pt", checkpoint)
+    stored = torch.load(path, weights_only=True)["digest"]
+    assert stored == {"kind": "sha256-tensors", "value": tensor_digest(checkpoint.state_dict)}
+    assert load_checkpoint(path).state_dict.keys() == checkpoint.state_dict.keys()
+    assert flip_exponent_bits(path) == 8
+    with pytest.raises(DamagedCheckpoint, match=r"is damaged: its tensors do not match the digest") as info:
+        load_checkpoint(path)
+    assert "--retrain" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_digest_covers_names_dtypes_shapes_and_order() -> None:
+    from bench.training.checkpoint import tensor_digest
+
+    base = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.zeros(2)}
+    digest = tensor_digest(base)
+    assert tensor_digest({"w": base["w"].clone(), "b": base["b"].clone()}) == digest
+    assert tensor_digest({"b": base["b"], "w": base["w"]}) != digest
+    assert tensor_digest({"w": base["w"].reshape(3, 2), "b": base["b"]}) != digest
+    assert tensor_digest({"w": base["w"].double(), "b": base["b"]}) != digest
+    assert tensor_digest({"v": base["w"], "b": base["b"]}) != digest
+    assert tensor_digest({"w": base["w"].bfloat16(), "b": base["b"].bool()})  # any dtype hashes
+
+
+def test_a_checkpoint_without_a_digest_cannot_be_verified(tmp_path: Path) -> None:
+    from bench.training.checkpoint import DamagedCheckpoint
+
+    path = save_checkpoint(tmp_path / "model.pt", make_checkpoint())
+    payload = torch.load(path, weights_only=True)
+    del payload["digest"]  # as cnnbench wrote them before the digest
+    torch.save(payload, path)
+    with pytest.raises(DamagedCheckpoint, match=r"has no digest of its tensors \(written by an older cnnbench\)"):
+        load_checkpoint(path)

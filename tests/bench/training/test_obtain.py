@@ -24,11 +24,13 @@ def small_digits():
     return replace(splits, train=Subset(splits.train, range(320)), val=Subset(splits.val, range(90)))
 
 
-def obtain(name: str, splits, cache: Path, *, seed: int = 0, retrain: bool = False, weights=None):
+def obtain(
+    name: str, splits, cache: Path, *, seed: int = 0, retrain: bool = False, weights=None, on_damaged: str = "retrain"
+):
     return obtain_model(
         name,
         data=DataRequest("digits", seed=seed),
-        training=TrainingRequest(epochs=1, retrain=retrain, device="cpu", cache_dir=cache),
+        training=TrainingRequest(epochs=1, retrain=retrain, device="cpu", cache_dir=cache, on_damaged=on_damaged),
         build=BuildRequest(weights=weights),
         splits=splits,
     )
@@ -65,6 +67,23 @@ def test_a_corrupt_cached_checkpoint_is_an_error_until_retrained(small_digits, t
         obtain("lenet5", small_digits, tmp_path)
     assert obtain("lenet5", small_digits, tmp_path, retrain=True).source == "trained"
     assert obtain("lenet5", small_digits, tmp_path).source == "cached"
+
+
+def test_a_cached_checkpoint_with_flipped_bits_is_never_used(small_digits, tmp_path: Path, flip_exponent_bits) -> None:
+    first = obtain("lenet5", small_digits, tmp_path)
+    path = first.checkpoint_path
+    assert flip_exponent_bits(path) > 40_000  # every float of LeNet-5, the file still a valid zip
+    with pytest.raises(BenchError, match=rf"checkpoint {path} is damaged: .*; rerun with --retrain, or delete"):
+        obtain("lenet5", small_digits, tmp_path, on_damaged="stop")
+    again = obtain("lenet5", small_digits, tmp_path)
+    assert again.source == "trained" and again.checkpoint_path == path
+    assert again.warnings == [
+        f"checkpoint {path} is damaged: its tensors do not match the digest written when it was saved: training it again"
+    ]
+    assert again.evaluation.top1 == first.evaluation.top1  # trained afresh, the same seed: the same model
+    cached = obtain("lenet5", small_digits, tmp_path)
+    assert cached.source == "cached" and cached.warnings == []  # the damaged file was replaced
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), cached.model.state_dict().values()))
 
 
 def test_weights_path_loads_a_checkpoint_or_state_dict_strictly(small_digits, tmp_path: Path) -> None:
