@@ -1,0 +1,165 @@
+"""Accuracy-aware int8: sensitive layers stay float until the validation drop is within --max-drop."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.data import load_splits
+from compress.apply import apply_variant
+from compress.quantization import calibrate_int8, quantizable_layers, quantize_int8
+from compress.sensitivity import AccuracyBudget, SearchLimits, quantize_within
+
+OUTLIER = 1000.0  # one weight per output channel this large crushes the channel's int8 scale
+
+
+class DigitNet(nn.Module):
+    """conv, conv, pool, linear on 8x8 digits; conv1's last channel is dead (ReLU of -10)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 10)
+        with torch.no_grad():  # a dead channel: no gradient reaches it, so training keeps it dead
+            self.conv1.weight[7].zero_()
+            self.conv1.bias[7] = -10.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def _tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
+    return torch.stack(images), torch.tensor([int(label) for label in labels])
+
+
+@pytest.fixture(scope="module")
+def digits():
+    splits = load_splits("digits", input_size=8)
+    return {name: _tensors(getattr(splits, name)) for name in ("train_plain", "val", "test")}
+
+
+@pytest.fixture(scope="module")
+def trained(digits) -> DigitNet:
+    torch.manual_seed(0)
+    model = DigitNet()
+    images, labels = digits["train_plain"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(120):
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    return model.eval()
+
+
+@pytest.fixture
+def outlier_net(trained: DigitNet) -> DigitNet:
+    """The trained net with a huge weight on the dead input channel: the float model computes
+    exactly the same, per-channel int8 rounds every other weight of conv2 to zero."""
+    model = copy.deepcopy(trained)
+    with torch.no_grad():
+        model.conv2.weight[:, 7] = OUTLIER
+    return model
+
+
+def _top1(model: nn.Module, split: tuple[torch.Tensor, torch.Tensor]) -> float:
+    images, labels = split
+    with torch.no_grad():
+        return 100.0 * (model(images).argmax(1) == labels).float().mean().item()
+
+
+def _budget(digits, max_drop: float, **limits) -> AccuracyBudget:
+    seen = digits.setdefault("evaluated", [])
+
+    def val_top1(model: nn.Module) -> float:
+        seen.append(len(digits["val"][1]))
+        return _top1(model, digits["val"])
+
+    sample = [digits["val"][0][:64]]
+    return AccuracyBudget(max_drop, val_top1, sample, SearchLimits(**limits))
+
+
+def _calibrated(model: nn.Module, digits):
+    return calibrate_int8(model, [digits["train_plain"][0][:256]], example_inputs=digits["train_plain"][0][:1])
+
+
+def test_the_outlier_breaks_plain_int8_but_not_the_float_model(trained, outlier_net, digits) -> None:
+    assert _top1(outlier_net, digits["val"]) == _top1(trained, digits["val"]) > 80.0
+    plain = quantize_int8(outlier_net, [digits["train_plain"][0][:256]])
+    assert _top1(outlier_net, digits["val"]) - _top1(plain.model, digits["val"]) > 30.0
+    assert plain.float_layers == ()
+
+
+def test_a_model_int8_breaks_ends_within_budget_with_the_culprit_float(outlier_net, digits) -> None:
+    calibrated = _calibrated(outlier_net, digits)
+    assert quantizable_layers(calibrated) == ("conv1", "conv2", "fc")
+    quant, search = quantize_within(outlier_net, calibrated, _budget(digits, 2.0))
+    assert search is not None and search.met and search.drop <= 2.0
+    assert search.reference_top1 - search.int8_top1 > 30.0
+    assert quant.float_layers == search.float_layers == ("conv2",)
+    assert next(iter(search.sensitivity)) == "conv2" and search.layer_trials == search.layers == 3
+    assert search.evaluations <= 16 and search.stopped is None
+    assert quant.quantized_modules == 2  # conv1 and fc still run int8 kernels
+    assert quant.model.conv2[0].weight.max() == OUTLIER  # float weights (fused with its ReLU)
+    assert quant.model.cnnbench_int8["float_layers"] == ["conv2"]
+    # Chosen on the validation split only; the test split confirms it.
+    assert set(digits["evaluated"]) == {len(digits["val"][1])} != {len(digits["test"][1])}
+    assert _top1(outlier_net, digits["test"]) - _top1(quant.model, digits["test"]) < 3.0
+
+
+@pytest.mark.parametrize("max_drop", [100.0, 90.0])
+def test_a_large_budget_keeps_every_layer_int8(outlier_net, digits, max_drop: float) -> None:
+    calibrated = _calibrated(outlier_net, digits)
+    quant, search = quantize_within(outlier_net, calibrated, _budget(digits, max_drop))
+    plain = quantize_int8(outlier_net, [digits["train_plain"][0][:256]], example_inputs=digits["train_plain"][0][:1])
+    assert quant.float_layers == ()
+    images = digits["test"][0]
+    assert torch.equal(quant.model(images), plain.model(images)), "identical to plain int8"
+    if max_drop >= 100.0:
+        assert search is None  # no drop can exceed 100 points: nothing evaluated
+    else:
+        assert search.met and search.float_layers == () and search.evaluations == 2 and search.sensitivity == {}
+
+
+def test_the_evaluation_limit_stops_the_search_and_says_so(outlier_net, digits) -> None:
+    quant, search = quantize_within(
+        outlier_net, _calibrated(outlier_net, digits), _budget(digits, 0.5, max_evaluations=2)
+    )
+    assert search.evaluations == 2 and not search.met and search.stopped == "max_evaluations (2)"
+    assert quant.float_layers == () and search.top1 == search.int8_top1
+
+
+def test_the_trial_limit_ranks_unscored_layers_last(outlier_net, digits) -> None:
+    quant, search = quantize_within(
+        outlier_net, _calibrated(outlier_net, digits), _budget(digits, 2.0, max_layer_trials=1)
+    )
+    assert list(search.sensitivity) == ["conv1"] and search.stopped == "max_layer_trials (1)"
+    assert search.met and "conv2" in quant.float_layers  # found by doubling past the unscored layers
+
+
+def test_apply_variant_takes_the_budget_as_a_hook(outlier_net, digits) -> None:
+    phases: list[str] = []
+
+    def phase(name: str):
+        phases.append(name)
+        return contextlib.nullcontext()
+
+    built = apply_variant(
+        outlier_net,
+        "int8",
+        example_inputs=digits["train_plain"][0][:2],
+        calib_batches=[digits["train_plain"][0][:256]],
+        phase=phase,
+        accuracy=_budget(digits, 2.0),
+    )
+    assert built.quant.float_layers == ("conv2",) and built.search.met
+    assert phases == ["quantize", "int8 search"]
+    plain = apply_variant(outlier_net, "int8", example_inputs=digits["train_plain"][0][:2], calib_images=32)
+    assert plain.search is None and plain.quant.float_layers == ()
