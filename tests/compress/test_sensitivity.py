@@ -7,32 +7,12 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from bench.data import load_splits
 from compress.apply import apply_variant
 from compress.quantization import calibrate_int8, quantizable_layers, quantize_int8
 from compress.sensitivity import AccuracyBudget, SearchLimits, quantize_within
-
-OUTLIER = 1000.0  # one weight per output channel this large crushes the channel's int8 scale
-
-
-class DigitNet(nn.Module):
-    """conv, conv, pool, linear on 8x8 digits; conv1's last channel is dead (ReLU of -10)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
-        self.fc = nn.Linear(16, 10)
-        with torch.no_grad():  # a dead channel: no gradient reaches it, so training keeps it dead
-            self.conv1.weight[7].zero_()
-            self.conv1.bias[7] = -10.0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.conv2(F.relu(self.conv1(x))))
-        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
 def _tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,26 +27,11 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def trained(digits) -> DigitNet:
-    torch.manual_seed(0)
-    model = DigitNet()
-    images, labels = digits["train_plain"]
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(120):
-        optimizer.zero_grad()
-        F.cross_entropy(model(images), labels).backward()
-        optimizer.step()
+def outlier_net(outlier_net_class: type, outlier_weights) -> nn.Module:
+    """The outlier net trained on digits at 8x8: its float model is accurate."""
+    model = outlier_net_class()
+    model.load_state_dict(torch.load(outlier_weights))
     return model.eval()
-
-
-@pytest.fixture
-def outlier_net(trained: DigitNet) -> DigitNet:
-    """The trained net with a huge weight on the dead input channel: the float model computes
-    exactly the same, per-channel int8 rounds every other weight of conv2 to zero."""
-    model = copy.deepcopy(trained)
-    with torch.no_grad():
-        model.conv2.weight[:, 7] = OUTLIER
-    return model
 
 
 def _top1(model: nn.Module, split: tuple[torch.Tensor, torch.Tensor]) -> float:
@@ -90,8 +55,12 @@ def _calibrated(model: nn.Module, digits):
     return calibrate_int8(model, [digits["train_plain"][0][:256]], example_inputs=digits["train_plain"][0][:1])
 
 
-def test_the_outlier_breaks_plain_int8_but_not_the_float_model(trained, outlier_net, digits) -> None:
-    assert _top1(outlier_net, digits["val"]) == _top1(trained, digits["val"]) > 80.0
+def test_the_outlier_breaks_plain_int8_but_not_the_float_model(outlier_net, digits) -> None:
+    clean = copy.deepcopy(outlier_net)
+    with torch.no_grad():
+        clean.conv2.weight[:, 7] = 0.0  # the dead channel's weights: the float model never uses them
+    assert _top1(outlier_net, digits["val"]) == _top1(clean, digits["val"]) > 80.0
+    assert outlier_net.conv2.weight.max() == outlier_net.outlier, "training left the outlier alone"
     plain = quantize_int8(outlier_net, [digits["train_plain"][0][:256]])
     assert _top1(outlier_net, digits["val"]) - _top1(plain.model, digits["val"]) > 30.0
     assert plain.float_layers == ()
@@ -107,7 +76,7 @@ def test_a_model_int8_breaks_ends_within_budget_with_the_culprit_float(outlier_n
     assert next(iter(search.sensitivity)) == "conv2" and search.layer_trials == search.layers == 3
     assert search.evaluations <= 16 and search.stopped is None
     assert quant.quantized_modules == 2  # conv1 and fc still run int8 kernels
-    assert quant.model.conv2[0].weight.max() == OUTLIER  # float weights (fused with its ReLU)
+    assert quant.model.conv2[0].weight.max() == outlier_net.outlier  # float weights (fused with its ReLU)
     assert quant.model.cnnbench_int8["float_layers"] == ["conv2"]
     # Chosen on the validation split only; the test split confirms it.
     assert set(digits["evaluated"]) == {len(digits["val"][1])} != {len(digits["test"][1])}
