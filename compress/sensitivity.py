@@ -117,6 +117,7 @@ class _Search:
         self.start = time.perf_counter()
         self.evaluations = 0
         self.stopped: str | None = None
+        self.reference = 0.0  # the float model's top-1, set first thing in run()
 
     def top1(self, model: nn.Module) -> float:
         self.evaluations += 1
@@ -173,37 +174,43 @@ class _Search:
 
     def smallest_within(self, ranked: list[str], full: QuantResult, full_top1: float) -> tuple[QuantResult, float]:
         """Doubling, then bisection, on k (the top-k ranked layers float); the smallest k
-        found within the budget, else the best top-1 seen (fewest layers on ties)."""
-        tried: dict[int, tuple[QuantResult, float]] = {0: (full, full_top1)}
+        found within the budget, else the best top-1 seen (fewest layers on ties). Only the
+        two candidate models are kept, not every one tried (int8 VGG-16 is 130 MB)."""
+        passing: tuple[int, QuantResult, float] | None = None
+        best_failing: tuple[int, QuantResult, float] = (0, full, full_top1)
 
         def attempt(k: int) -> bool | None:
+            nonlocal passing, best_failing
             if self.evaluations >= self.limits.max_evaluations:
                 self.stopped = f"max_evaluations ({self.limits.max_evaluations})"
                 return None
             quant = convert_int8(self.calibrated, ranked[:k])
-            tried[k] = (quant, self.top1(quant.model))
-            return self.within(tried[k][1])
+            top1 = self.top1(quant.model)
+            if self.within(top1):
+                if passing is None or k < passing[0]:
+                    passing = (k, quant, top1)
+                return True
+            if top1 > best_failing[2]:
+                best_failing = (k, quant, top1)
+            return False
 
-        failing, passing, k = 0, None, 1
-        while passing is None and k <= len(ranked):
+        failing, k = 0, 1
+        while passing is None and k <= len(ranked):  # doubling: 1, 2, 4, ..., every layer
             outcome = attempt(k)
             if outcome is None:
                 break
-            if outcome:
-                passing = k
-            else:
+            if not outcome:
                 failing = k
                 k = len(ranked) if k < len(ranked) < 2 * k else 2 * k
-        while passing is not None and passing - failing > 1:
-            middle = (failing + passing) // 2
+        while passing is not None and passing[0] - failing > 1:  # bisection in (failing, passing]
+            middle = (failing + passing[0]) // 2
             outcome = attempt(middle)
             if outcome is None:
                 break
-            passing, failing = (middle, failing) if outcome else (passing, middle)
-        if passing is not None:
-            return tried[passing]
-        k_best = max(tried, key=lambda k: (tried[k][1], -k))
-        return tried[k_best]
+            if not outcome:
+                failing = middle
+        chosen = passing if passing is not None else best_failing
+        return chosen[1], chosen[2]
 
 
 @torch.no_grad()

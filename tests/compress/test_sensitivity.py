@@ -132,3 +132,27 @@ def test_apply_variant_takes_the_budget_as_a_hook(outlier_net, digits) -> None:
     assert phases == ["quantize", "int8 search"]
     plain = apply_variant(outlier_net, "int8", example_inputs=digits["train_plain"][0][:2], calib_images=32)
     assert plain.search is None and plain.quant.float_layers == ()
+
+
+def _scripted(digits, top1_by_float_layers):
+    """A budget whose int8 top-1 depends only on how many layers are float (the float model: 90)."""
+
+    def top1(model: nn.Module) -> float:
+        meta = getattr(model, "cnnbench_int8", None)
+        return 90.0 if meta is None else top1_by_float_layers(len(meta["float_layers"]))
+
+    return AccuracyBudget(1.0, top1, [digits["val"][0][:32]])
+
+
+def test_doubling_then_bisection_finds_the_smallest_count(outlier_net, digits) -> None:
+    calibrated = _calibrated(outlier_net, digits)
+    quant, search = quantize_within(outlier_net, calibrated, _scripted(digits, lambda k: 90.0 if k >= 2 else 50.0))
+    assert search.met and len(quant.float_layers) == 2 and quant.float_layers[0] == "conv2"
+    assert search.evaluations == 4  # float, all int8, k=1 (fails), k=2 (meets)
+
+
+def test_when_no_count_meets_the_budget_the_best_model_seen_is_kept(outlier_net, digits) -> None:
+    calibrated = _calibrated(outlier_net, digits)
+    quant, search = quantize_within(outlier_net, calibrated, _scripted(digits, lambda k: 50.0 + k))
+    assert not search.met and search.stopped is None and search.evaluations == 2 + 3  # k = 1, 2, 3
+    assert len(quant.float_layers) == 3 and search.top1 == 53.0  # every layer float: still 37 points short
