@@ -11,7 +11,10 @@ hooks, never branched on here:
 * ``calib_batches``: real training images for int8, or none for seeded random inputs (the
   row's ``calibration`` says which: ``"512 training images"`` or ``"512 random inputs"``);
 * ``phase(name)``: a context manager around the prune and quantize steps (the provider's
-  phase clock).
+  phase clock), and the accuracy-aware search (``int8 search``);
+* ``accuracy`` (:class:`compress.sensitivity.AccuracyBudget`): int8 keeps its most sensitive
+  layers in float until the validation top-1 is within ``max_drop`` points of the float
+  model's (``CompressedModel.search`` says how); None quantizes every layer.
 
 ``pruned-50+int8`` is prune, fine-tune, then quantize the fine-tuned pruned model; the steps
 stay callable on their own (:func:`compress.pruning.prune_model`,
@@ -36,10 +39,12 @@ from compress.quantization import (
     DEFAULT_CALIBRATION_IMAGES,
     DEFAULT_ENGINE,
     QuantResult,
+    calibrate_int8,
     check_engine,
-    quantize_int8,
+    convert_int8,
     random_calibration_batches,
 )
+from compress.sensitivity import AccuracyBudget, AccuracySearch, quantize_within
 from compress.variants import Variant, parse_variant
 
 REAL_CALIBRATION = "training images"  # what ``calib_batches`` are: the training split, eval transforms
@@ -104,6 +109,7 @@ class CompressedModel:
     pruned: Pruned | None = None
     quant: QuantResult | None = None
     calibration: str | None = None  # int8: what calibrated it, e.g. "512 training images"
+    search: AccuracySearch | None = None  # int8 with an accuracy budget: how its float layers were found
 
     @property
     def prune(self) -> PruneResult | None:
@@ -131,6 +137,7 @@ def apply_variant(
     finetune: Finetune = no_finetune,
     cache: PrunedCache = NO_CACHE,
     phase: PhaseHook = no_phase,
+    accuracy: AccuracyBudget | None = None,
 ) -> CompressedModel:
     """Build ``variant`` of ``model`` without changing ``model`` (baseline returns it as is).
 
@@ -138,7 +145,7 @@ def apply_variant(
     calibration). ``calib_batches`` are real training images for int8, read once inside the
     quantize phase (a generator is fine); without them ``calib_images`` seeded random inputs
     are used. ``grad_batches`` are (inputs, labels) for criteria that need gradients. The
-    hooks (``finetune``, ``cache``, ``phase``) are described in the module docstring.
+    hooks (``finetune``, ``cache``, ``phase``, ``accuracy``) are described in the module docstring.
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
     if chosen.quantize is not None:
@@ -172,7 +179,12 @@ def apply_variant(
         else:
             batches = list(calib_batches)
             source = REAL_CALIBRATION
-        quant = quantize_int8(float_model, batches, engine=engine, example_inputs=example_inputs[:1])
+        calibrated = calibrate_int8(float_model, batches, engine=engine, example_inputs=example_inputs[:1])
+        quant = convert_int8(calibrated)
+    search = None
+    if accuracy is not None:
+        with phase("int8 search"):
+            quant, search = quantize_within(float_model, calibrated, accuracy, full=quant)
     return CompressedModel(
         chosen,
         quant.model,
@@ -180,4 +192,5 @@ def apply_variant(
         pruned=pruned,
         quant=quant,
         calibration=f"{quant.calibration_images} {source}",
+        search=search,
     )

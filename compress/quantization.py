@@ -11,9 +11,15 @@ Models FX cannot trace as written are handled, not skipped: the smallest submodu
 fail to trace become non-traceable leaves (``prepare_custom_config``) and run in float
 between quantized neighbours; ``QuantResult.float_leaves`` lists them.
 
+Calibration and conversion are separate steps (:func:`calibrate_int8`, :func:`convert_int8`):
+one calibrated model converts to any number of int8 models with chosen layers kept in float
+(``QuantResult.float_layers``), which is what the accuracy-aware search of
+:mod:`compress.sensitivity` (``--max-drop``) tries.
+
 torch.ao.quantization is deprecated in torch 2.x and warns on every call; those warnings are
 filtered here, around the calls. Replacing it by torchao's pt2e flow means rewriting this
-module only, keeping its interface (:func:`quantize_int8`, :func:`save_quantized`,
+module only, keeping its interface (:func:`quantize_int8`, :func:`calibrate_int8`, :func:`convert_int8`,
+:func:`quantizable_layers`, :func:`save_quantized`,
 :func:`load_quantized`, :func:`random_calibration_batches`): export with
 ``torch.export.export(model, example_inputs).module()``, ``prepare_pt2e`` with
 ``X86InductorQuantizer`` set to ``get_default_x86_inductor_quantization_config()``, the
@@ -42,6 +48,7 @@ SUPPORTED_ENGINES: tuple[str, ...] = ("x86", "fbgemm", "qnnpack", "onednn")
 DEFAULT_ENGINE = "x86"
 DEFAULT_CALIBRATION_IMAGES = 512
 _QUANTIZED_PACKAGES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
+_WEIGHTED_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)  # and prepare_fx's fusions of them
 _SAVE_FORMAT = "cnnbench-int8"
 _SAVE_VERSION = 1
 # FX cannot give nested concatenations (Inception's branch cats, a max pool feeding a cat)
@@ -60,6 +67,7 @@ class QuantResult:
     quantized_ops: int  # int8 functional ops in the graph (e.g. residual additions)
     calibration_images: int
     float_leaves: tuple[str, ...] = ()  # submodules FX could not trace: they stay float
+    float_layers: tuple[str, ...] = ()  # layers kept float on purpose (compress.sensitivity)
 
 
 def check_engine(engine: str) -> str:
@@ -85,18 +93,29 @@ def random_calibration_batches(
     return [torch.randn(size, *input_shape, generator=generator) for size in sizes]
 
 
-def quantize_int8(
+@dataclass
+class Calibrated:
+    """A copy of a float model prepared for int8 (fused, observers inserted) and calibrated:
+    :func:`convert_int8` turns it into int8 kernels, with any of its layers kept in float,
+    as often as needed without calibrating again (the accuracy-aware search relies on it)."""
+
+    prepared: nn.Module
+    engine: str
+    example: torch.Tensor
+    float_leaves: tuple[str, ...]
+    calibration_images: int
+
+
+def calibrate_int8(
     model: nn.Module,
     calib_batches: Iterable[torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]],
     *,
     engine: str = DEFAULT_ENGINE,
     example_inputs: torch.Tensor | None = None,
-) -> QuantResult:
-    """A quantized copy of ``model`` (left unchanged), calibrated on ``calib_batches``.
-
-    Batches may be tensors or (inputs, labels, ...) pairs; only inputs are used. Raises a
-    BenchError when the model has nothing to quantize.
-    """
+) -> Calibrated:
+    """Prepare a copy of ``model`` (left unchanged) with the engine's default qconfig mapping
+    and run ``calib_batches`` through its observers. Batches may be tensors or (inputs,
+    labels, ...) pairs; only inputs are used."""
     check_engine(engine)
     torch.backends.quantized.engine = engine
     float_model = copy.deepcopy(model).cpu().eval()
@@ -110,23 +129,73 @@ def quantize_int8(
         with torch.no_grad():
             for batch in batches:
                 prepared(batch)
-        quantized = _convert(prepared)
+    return Calibrated(prepared, engine, example, tuple(leaves), sum(len(b) for b in batches))
+
+
+def convert_int8(calibrated: Calibrated, float_layers: Iterable[str] = ()) -> QuantResult:
+    """The int8 model of ``calibrated`` (which stays usable), with ``float_layers`` (names from
+    :func:`quantizable_layers`) left in float. Raises a BenchError when a full int8 model
+    has nothing quantized."""
+    kept = tuple(float_layers)
+    unknown = sorted(set(kept) - set(quantizable_layers(calibrated)))
+    if unknown:
+        raise BenchError(f"not quantizable layers of this model: {', '.join(unknown)}", "name conv or linear layers")
+    torch.backends.quantized.engine = calibrated.engine
+    with _quiet_torch_ao():
+        quantized = _convert(copy.deepcopy(calibrated.prepared), calibrated.engine, kept)
     _ignore_cat_requantize_warning()
     modules, ops = count_quantized(quantized)
-    if modules + ops == 0:
+    if modules + ops == 0 and not kept:
         raise BenchError(
             "int8 quantization found nothing quantizable in this model: no layer or op got an int8 kernel",
             "quantize a CNN with convolutions or linear layers, or use --quantize none",
         )
-    quantized.cnnbench_int8 = {"engine": engine, "float_leaves": list(leaves)}
+    leaves = list(calibrated.float_leaves)
+    quantized.cnnbench_int8 = {"engine": calibrated.engine, "float_leaves": leaves, "float_layers": list(kept)}
     return QuantResult(
         model=quantized,
-        engine=engine,
+        engine=calibrated.engine,
         quantized_modules=modules,
         quantized_ops=ops,
-        calibration_images=sum(len(b) for b in batches),
-        float_leaves=tuple(leaves),
+        calibration_images=calibrated.calibration_images,
+        float_leaves=calibrated.float_leaves,
+        float_layers=kept,
     )
+
+
+def quantize_int8(
+    model: nn.Module,
+    calib_batches: Iterable[torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]],
+    *,
+    engine: str = DEFAULT_ENGINE,
+    example_inputs: torch.Tensor | None = None,
+) -> QuantResult:
+    """A quantized copy of ``model`` (left unchanged), calibrated on ``calib_batches``, every
+    quantizable layer in int8 (:func:`calibrate_int8`, then :func:`convert_int8`)."""
+    return convert_int8(calibrate_int8(model, calib_batches, engine=engine, example_inputs=example_inputs))
+
+
+def quantizable_layers(calibrated: Calibrated) -> tuple[str, ...]:
+    """The layers int8 kernels replace (convolutions and linear layers, fused or not), by
+    qualified name in graph order: what an accuracy-aware search may keep in float."""
+    prepared = calibrated.prepared
+    modules = dict(prepared.named_modules())
+    names = [
+        str(node.target)
+        for node in prepared.graph.nodes
+        if node.op == "call_module"
+        and _is_weighted(modules.get(str(node.target)))
+        and getattr(modules[str(node.target)], "qconfig", None) is not None
+    ]
+    return tuple(dict.fromkeys(names))
+
+
+def _is_weighted(module: nn.Module | None) -> bool:
+    """A conv or linear layer, or prepare_fx's fusion of one (ConvReLU2d, LinearReLU: Sequentials)."""
+    if isinstance(module, _WEIGHTED_LAYERS):
+        return True
+    fused = isinstance(module, nn.Sequential) and type(module).__module__.startswith("torch.ao.nn.intrinsic")
+    return fused and len(module) > 0 and isinstance(module[0], _WEIGHTED_LAYERS)
 
 
 def count_quantized(model: nn.Module) -> tuple[int, int]:
@@ -169,10 +238,10 @@ def load_quantized(
         )
     torch.backends.quantized.engine = check_engine(saved_engine)
     leaves = list(payload["float_leaves"])
+    kept = tuple(payload.get("float_layers", ()))  # files written before the accuracy-aware search have none
     with _quiet_torch_ao():
-        rebuilt = _convert(
-            _prepare(copy.deepcopy(float_model).cpu().eval(), saved_engine, example_inputs.cpu(), leaves)
-        )
+        prepared = _prepare(copy.deepcopy(float_model).cpu().eval(), saved_engine, example_inputs.cpu(), leaves)
+        rebuilt = _convert(prepared, saved_engine, kept)
     _ignore_cat_requantize_warning()
     saved_state = payload["state_dict"]
     # Quantized modules load packed weights without checking shapes: compare them first.
@@ -183,23 +252,31 @@ def load_quantized(
             "pass the float model it was quantized from (for pruned+int8, the pruned model)",
         )
     rebuilt.load_state_dict(saved_state, strict=True)
-    rebuilt.cnnbench_int8 = {"engine": saved_engine, "float_leaves": leaves}
+    rebuilt.cnnbench_int8 = {"engine": saved_engine, "float_leaves": leaves, "float_layers": list(kept)}
     return rebuilt
 
 
-def _prepare(model: nn.Module, engine: str, example: torch.Tensor, leaves: list[str]) -> nn.Module:
+def _prepare(model: nn.Module, engine: str, example: torch.Tensor, leaves: list[str] | tuple[str, ...]) -> nn.Module:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
     from torch.ao.quantization.quantize_fx import prepare_fx
 
-    custom = PrepareCustomConfig().set_non_traceable_module_names(leaves)
+    custom = PrepareCustomConfig().set_non_traceable_module_names(list(leaves))
     return prepare_fx(model, get_default_qconfig_mapping(engine), (example,), prepare_custom_config=custom)
 
 
-def _convert(prepared: nn.Module) -> nn.Module:
+def _convert(prepared: nn.Module, engine: str, float_layers: tuple[str, ...] = ()) -> nn.Module:
+    """convert_fx with ``float_layers`` skipped: its mapping is prepare's with those set to None
+    (convert_fx's documented way to leave calibrated entries in float)."""
+    from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx
 
-    return convert_fx(prepared)
+    if not float_layers:
+        return convert_fx(prepared)
+    mapping = get_default_qconfig_mapping(engine)
+    for name in float_layers:
+        mapping.set_module_name(name, None)
+    return convert_fx(prepared, qconfig_mapping=mapping)
 
 
 def _untraceable_leaves(model: nn.Module) -> list[str]:

@@ -11,6 +11,97 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+OUTLIER = 1000.0  # one weight per output channel this large crushes that channel's int8 scale
+
+
+def _outlier_net_class() -> type:
+    """Defined on first use, so collecting the tests does not import torch."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class OutlierNet(nn.Module):
+        """conv, conv, pool, linear; conv1's last channel is dead (ReLU of -10) and every weight
+        conv2 gives it is ``outlier``. The float model ignores the dead channel; per-channel int8
+        rounds each of conv2's real weights to zero. No gradient reaches the dead channel or its
+        weights, so training keeps both (AdamW's decay shrinks them by a percent or so)."""
+
+        outlier = OUTLIER
+
+        def __init__(self, *, num_classes: int = 10, in_chans: int = 1, input_size: int = 8) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(in_chans, 8, 3, padding=1)
+            self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+            self.fc = nn.Linear(16, num_classes)
+            with torch.no_grad():
+                self.conv1.weight[7].zero_()
+                self.conv1.bias[7] = -10.0
+                self.conv2.weight[:, 7] = OUTLIER
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = F.relu(self.conv2(F.relu(self.conv1(x))))
+            return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    return OutlierNet
+
+
+@pytest.fixture(scope="session")
+def outlier_net_class() -> type:
+    """A tiny CNN int8 breaks unless conv2 stays float (see ``OutlierNet``)."""
+    return _outlier_net_class()
+
+
+@pytest.fixture(scope="session")
+def outlier_weights(outlier_net_class: type, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state dict of ``OutlierNet`` trained on digits' training split at 8x8 (full-batch Adam,
+    two seconds; the quick recipe would take minutes to train it): load it with
+    ``--weights PATH`` and ``--input-size 8``. Its float top-1 is above 80%."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.data import load_splits
+
+    train = load_splits("digits", input_size=8).train_plain
+    images = torch.stack([train[i][0] for i in range(len(train))])
+    labels = torch.tensor([int(train[i][1]) for i in range(len(train))])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = outlier_net_class()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(120):
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    torch.set_num_threads(threads)
+    path = tmp_path_factory.mktemp("outlier") / "outlier_net.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def outlier_model(outlier_net_class: type) -> Iterator[str]:
+    """``OutlierNet`` registered in the zoo for the test (use :func:`outlier_weights` with it)."""
+    from bench.zoo.registry import ModelSpec, add_spec, remove_spec
+
+    spec = ModelSpec(
+        name="test_outlier_net",
+        family="test",
+        year=2026,
+        paper="-",
+        builder=outlier_net_class,
+        native_input_size=8,
+        min_input_size=1,
+        small_input="native",
+        small_input_note="",
+        classifier=("fc",),
+        norm=None,
+        groups=("test",),
+    )
+    add_spec(spec)
+    yield spec.name
+    remove_spec(spec.name)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch

@@ -87,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
     add_threads_arg(parser)
     add_compression_args(parser, prune="none", quantize="none")
+    parser.add_argument(
+        "--max-drop",
+        type=float,
+        metavar="P",
+        help="accepted for symmetry with bench run: untrained weights have no accuracy to keep, so int8 "
+        "stays full int8 here (use bench run for the accuracy-aware search)",
+    )
     add_timing_args(parser)
     add_format_arg(parser)
     parser.set_defaults(func=run_profile)
@@ -128,7 +135,11 @@ def build_variant(
     if built.prune is not None:
         extra.update(prune_ratio=variant.prune_ratio, importance=built.prune.criterion)
     if built.quant is not None:
-        extra.update(quant_engine=built.quant.engine, calibration=built.calibration)
+        extra.update(
+            quant_engine=built.quant.engine,
+            calibration=built.calibration,
+            float_layers=",".join(built.quant.float_layers),
+        )
     for module in (built.model, built.float_model):
         module.bench_cfg = model.bench_cfg
     return built.model, built.float_model, extra
@@ -179,6 +190,7 @@ def run_profile(args: argparse.Namespace) -> int:
     num_classes = args.num_classes or dataset.num_classes or FALLBACK_NUM_CLASSES
     variants = plan_profile_variants(args)
     options = build_options(args)
+    _note_max_drop(args, variants)
     for name in names:
         size = input_size_for(get_model_spec(name), dataset, args.input_size)
         _check_memory(name, dataset, num_classes, size, variants, options)
@@ -194,6 +206,21 @@ def run_profile(args: argparse.Namespace) -> int:
     else:
         _print_table(rows, options)
     return EXIT_OK
+
+
+def _note_max_drop(args: argparse.Namespace, variants: list[Variant]) -> None:
+    """``--max-drop`` is checked like `bench run`'s; with int8 it is said to change nothing here."""
+    from bench.runner.config import check_max_drop
+
+    if args.max_drop is None:
+        return
+    check_max_drop(args.max_drop)
+    if any(v.is_quantized for v in variants):
+        stderr.print(
+            f"--max-drop {args.max_drop:g}: bench profile measures untrained weights on random inputs, where "
+            "top-1 means nothing, so no layer is kept in float (bench run --max-drop searches on trained models)",
+            highlight=False,
+        )
 
 
 def _profile_variants(

@@ -15,7 +15,9 @@ measures, loaded from the same caches, and ``int8`` is calibrated the same way.
   pruned-model cache (memory, then disk: :mod:`bench.provider.pruned_cache`), fine-tuning
   with :func:`~bench.training.recipes.pruned_recipe` (evaluated before and after), int8
   calibration on a seeded sample of the training images (random inputs on unlabelled data),
-  and the caller's phase clock.
+  the accuracy budget of int8 (``CompressionRequest.max_drop``: sensitive layers stay float
+  until the int8 model's top-1 on the *validation* split is within it of its float model's;
+  trained models only, the test split is never used to choose), and the caller's phase clock.
 
 The provider keeps its models in memory while a caller walks the variants; a failed baseline
 is remembered (:attr:`ModelProvider.baseline_error`) so the caller can skip what depends on it.
@@ -52,6 +54,7 @@ from bench.zoo import get_model_spec
 from compress.apply import Finetune, apply_variant
 from compress.importance import DEFAULT_CRITERION
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE, QuantResult
+from compress.sensitivity import DEFAULT_MAX_DROP, AccuracyBudget, AccuracySearch, SearchLimits
 from compress.variants import Variant
 
 GRAD_BATCH = 32  # images per batch a gradient criterion (taylor) scores on, two batches
@@ -60,11 +63,14 @@ CALIBRATION_BATCH = 64
 
 @dataclass(frozen=True)
 class CompressionRequest:
-    """How variants are compressed: the pruning criterion, the int8 engine and calibration size."""
+    """How variants are compressed: the pruning criterion, the int8 engine and calibration size,
+    and the top-1 points int8 may lose on the validation split (``max_drop``, `--max-drop`)."""
 
     importance: str = DEFAULT_CRITERION
     engine: str = DEFAULT_ENGINE
     calib_images: int = DEFAULT_CALIBRATION_IMAGES
+    max_drop: float = DEFAULT_MAX_DROP
+    search_limits: SearchLimits = SearchLimits()
 
 
 @dataclass(kw_only=True)
@@ -87,7 +93,8 @@ class ProvidedVariant:
     ``model`` gives the predictions and timings (float, pruned or int8); ``float_model`` is the
     float model behind it (MACs, gradients, feature maps): the pruned model for pruned variants,
     the baseline's for ``int8``. ``pruned`` says how a pruned variant got its accuracy;
-    ``quant`` and ``calibration`` (``"512 training images"``) how an int8 one was made.
+    ``quant`` and ``calibration`` (``"512 training images"``) how an int8 one was made, and
+    ``search`` how its float layers were chosen (None: no search, e.g. untrained weights).
     """
 
     variant: Variant
@@ -97,6 +104,7 @@ class ProvidedVariant:
     pruned: PrunedModel | None = None
     quant: QuantResult | None = None
     calibration: str | None = None
+    search: AccuracySearch | None = None
 
 
 class ModelProvider:
@@ -264,6 +272,7 @@ class ModelProvider:
             finetune=finetune,
             cache=cache,
             phase=clock.phase,
+            accuracy=_accuracy_budget(splits, settings) if labelled else None,
         )
         return ProvidedVariant(
             variant=variant,
@@ -273,6 +282,7 @@ class ModelProvider:
             pruned=built.pruned.finetuned if built.pruned is not None else None,
             quant=built.quant,
             calibration=built.calibration,
+            search=built.search,
         )
 
 
@@ -296,6 +306,32 @@ class _FineTune:
         with phase("evaluate"):
             after = evaluate(model, splits.test, device=device, class_names=splits.class_names)
         return PrunedModel(model, WeightsSource.TRAINED, before.top1, after, trained.history, trained.seconds)
+
+
+@dataclass
+class _ValidationTop1:
+    """The accuracy budget's ``top1`` hook: top-1 on the validation split, on the model's device
+    (the float model may sit on the training GPU; int8 models are on the CPU)."""
+
+    splits: DataSplits
+
+    def __call__(self, model: nn.Module) -> float:
+        parameter = next(iter(model.parameters()), None)
+        device = parameter.device if parameter is not None else torch.device("cpu")
+        return evaluate(model, self.splits.val, device=device, class_names=self.splits.class_names).top1
+
+
+def _accuracy_budget(splits: DataSplits, settings: CompressionRequest) -> AccuracyBudget | None:
+    """int8's accuracy budget on the validation split (None without validation images); its
+    sensitivity sample is the split's first ``sample_images`` images."""
+    if len(splits.val) == 0:
+        return None
+    limits = settings.search_limits
+    sample = [
+        _batch(splits.val, range(start, min(start + CALIBRATION_BATCH, limits.sample_images)))[0]
+        for start in range(0, min(limits.sample_images, len(splits.val)), CALIBRATION_BATCH)
+    ]
+    return AccuracyBudget(settings.max_drop, _ValidationTop1(splits), sample, limits)
 
 
 def _untrained(model: nn.Module) -> PrunedModel:

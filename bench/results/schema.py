@@ -60,6 +60,12 @@ EXTRA_FIELDS: tuple[Field, ...] = (
     Field("importance", str, "pruning importance criterion"),
     Field("quant_engine", str, "quantized engine used for int8 (x86, fbgemm, qnnpack, onednn)"),
     Field("calibration", str, "int8: what calibrated it (e.g. 512 train images, random inputs)"),
+    Field(
+        "float_layers",
+        str,
+        "int8: layers kept in float to meet --max-drop, comma-separated module names (features.3,fc); "
+        "empty for full int8",
+    ),
     Field("channels_last", int, "1 when run in channels_last memory format"),
     Field("compiled", int, "1 when run through torch.compile"),
     Field("compile_ms", float, "torch.compile time (first call), ms, kept apart from latency"),

@@ -25,9 +25,8 @@ from bench.provider.provider import CompressionRequest
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.importance import DEFAULT_CRITERION
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
+from compress.sensitivity import DEFAULT_MAX_DROP
 from compress.variants import Variant, plan_variants
-
-DEFAULT_MAX_DROP = 0.5  # --max-drop: top-1 points a variant may lose and still be picked (contract)
 
 # Settings a resumed run may change; every other setting of `RunConfig.to_dict()` (nested ones
 # by their dotted path, e.g. timing.min_iters) must equal the one the run was started with.
@@ -47,7 +46,6 @@ RESUME_MAY_CHANGE = frozenset(
         "download",  # whether a missing data set may be fetched
         "executor",  # where the cells run, not what they measure (timings never share hardware)
         "ray_address",
-        "max_drop",  # the report's accuracy budget; the run's stored one is kept
     }
 )
 
@@ -59,6 +57,12 @@ class RunConfig:
     ``norms`` are the normalizations of a study (``norm-gn``, ... variants; ``bn`` is the
     baseline); ``weights``/``freeze`` say how the baseline is trained (transfer learning) and
     ``dropout`` the classifier dropout of every trained model (baseline and norm variants).
+
+    ``max_drop`` (``--max-drop P``, top-1 points) is one budget with two uses: int8 variants
+    keep their most sensitive layers in float until their top-1 on the validation split is
+    at most P below their float model's (:mod:`compress.sensitivity`; on trained models
+    only), and the report picks the fastest variant whose test top-1 is at most P below the
+    baseline's. Since it changes what the int8 cells measure, a resume must keep it.
     """
 
     models: tuple[str, ...]
@@ -91,7 +95,7 @@ class RunConfig:
     freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
     executor: str = "local"  # local (this process) or ray: where the models' cells run
     ray_address: str | None = None  # --ray-address: auto or HOST:PORT; None starts a local Ray
-    max_drop: float = DEFAULT_MAX_DROP  # accuracy budget (top-1 points) the report picks variants within
+    max_drop: float = DEFAULT_MAX_DROP  # top-1 points: int8's float-layer search and the report's pick
 
     def __post_init__(self) -> None:
         check_max_drop(self.max_drop)
@@ -134,7 +138,9 @@ class RunConfig:
 
     @property
     def compression(self) -> CompressionRequest:
-        return CompressionRequest(importance=self.importance, engine=self.engine, calib_images=self.calib_images)
+        return CompressionRequest(
+            importance=self.importance, engine=self.engine, calib_images=self.calib_images, max_drop=self.max_drop
+        )
 
     def devices_for(self, variant: Variant) -> list[torch.device]:
         """Where a variant is timed: int8 kernels run on the CPU only; under CUDA the float

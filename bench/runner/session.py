@@ -29,6 +29,7 @@ from bench.training.requests import WeightsSource
 from compress.variants import Variant
 
 TIMINGS = "timings"  # artifact kind: seconds per phase of a cell
+INT8_SEARCH = "int8_search"  # artifact kind: how an int8 variant's float layers were chosen (--max-drop)
 
 
 @dataclass
@@ -90,7 +91,13 @@ class ModelSession:
                 train_seconds=pruned.finetune_seconds,
             )
         if built.quant is not None:
-            row.update(quant_engine=built.quant.engine, calibration=built.calibration)
+            row.update(
+                quant_engine=built.quant.engine,
+                calibration=built.calibration,
+                float_layers=",".join(built.quant.float_layers),
+            )
+            if built.search is not None:
+                artifacts.append(Artifact(INT8_SEARCH, self.name, variant.name, built.search.to_dict()))
             if evaluation is not None:
                 with clock.phase("evaluate"):
                     evaluation = evaluate(

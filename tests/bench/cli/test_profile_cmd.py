@@ -119,3 +119,11 @@ def test_a_variant_that_cannot_be_built_is_a_failed_row(
     rows = run_json(capsys, "lenet5", "--prune", "0.5")["rows"]
     assert [(r["variant"], r["status"]) for r in rows] == [("baseline", "ok"), ("pruned-50", "failed")]
     assert rows[1]["error"] == "cannot prune this model; try another"
+
+
+def test_max_drop_on_untrained_weights_says_so_and_keeps_full_int8(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "lenet5", "--quantize", "int8", "--max-drop", "0.5", *QUICK, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    rows = {r["variant"]: r for r in json.loads(captured.out)["rows"]}
+    assert rows["int8"]["float_layers"] == "" and rows["baseline"]["float_layers"] is None
+    assert "--max-drop 0.5: bench profile measures untrained weights" in captured.err
