@@ -42,7 +42,7 @@ from torch import nn
 
 from compress.quantization import Calibrated, QuantResult, convert_int8, quantizable_layers
 
-DEFAULT_MAX_DROP = 0.5  # top-1 points (the contract's --max-drop default)
+DEFAULT_MAX_DROP = 0.5  # top-1 points: the budget the report picks variants within when --max-drop is not given
 NO_DROP_LIMIT = 100.0  # top-1 cannot fall by more: a budget this large needs no evaluation
 _SLACK = 1e-9  # a drop of exactly max_drop points is within it
 

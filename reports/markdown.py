@@ -27,9 +27,9 @@ from bench.atomic import atomic_write_text
 from bench.results.results_file import ResultSet
 from bench.results.schema import SCHEMA_VERSION
 from bench.results.store import EVALUATION, HISTORY, ResultStore
-from bench.runner.config import DEFAULT_MAX_DROP
 from bench.viz.evaluation_figures import plot_confusion_matrix
 from bench.viz.figures import PlotResult
+from compress.sensitivity import DEFAULT_MAX_DROP
 from compress.variants import BASELINE
 from reports import plots
 from reports.change_figure import plot_change

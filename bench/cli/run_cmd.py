@@ -94,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="P",
         help="top-1 points int8 may lose on the validation split (its most sensitive layers stay float "
-        "to meet it) and a variant may lose to be picked by the report (default: 0.5)",
+        "to meet it; default: plain int8) and a variant may lose to be picked by the report (default: 0.5)",
     )
     add_study_args(parser, study=True)
     add_timing_args(parser)
@@ -105,7 +105,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     """The validated RunConfig of the parsed flags; bad values are BenchErrors."""
     from bench.data import get_dataset_spec
     from bench.devices import resolve_device
-    from bench.runner.config import DEFAULT_MAX_DROP, RunConfig
+    from bench.runner.config import RunConfig
     from bench.runner.executors import parse_executor
     from bench.training.weights import PRETRAINED
     from bench.zoo import resolve_model_names
@@ -160,7 +160,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         norms=norms,
         executor=executor,
         ray_address=args.ray_address,
-        max_drop=DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop,
+        max_drop=args.max_drop,
         **options,
     )
 

@@ -54,7 +54,7 @@ from bench.zoo import get_model_spec
 from compress.apply import Finetune, apply_variant
 from compress.importance import DEFAULT_CRITERION
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE, QuantResult
-from compress.sensitivity import DEFAULT_MAX_DROP, AccuracyBudget, AccuracySearch, SearchLimits
+from compress.sensitivity import AccuracyBudget, AccuracySearch, SearchLimits
 from compress.variants import Variant
 
 GRAD_BATCH = 32  # images per batch a gradient criterion (taylor) scores on, two batches
@@ -64,12 +64,13 @@ CALIBRATION_BATCH = 64
 @dataclass(frozen=True)
 class CompressionRequest:
     """How variants are compressed: the pruning criterion, the int8 engine and calibration size,
-    and the top-1 points int8 may lose on the validation split (``max_drop``, `--max-drop`)."""
+    and the top-1 points int8 may lose on the validation split (``max_drop``, `--max-drop`;
+    None: plain int8, no accuracy search)."""
 
     importance: str = DEFAULT_CRITERION
     engine: str = DEFAULT_ENGINE
     calib_images: int = DEFAULT_CALIBRATION_IMAGES
-    max_drop: float = DEFAULT_MAX_DROP
+    max_drop: float | None = None
     search_limits: SearchLimits = SearchLimits()
 
 
@@ -324,7 +325,7 @@ class _ValidationTop1:
 def _accuracy_budget(splits: DataSplits, settings: CompressionRequest) -> AccuracyBudget | None:
     """int8's accuracy budget on the validation split (None without validation images); its
     sensitivity sample is the split's first ``sample_images`` images."""
-    if len(splits.val) == 0:
+    if settings.max_drop is None or len(splits.val) == 0:
         return None
     limits = settings.search_limits
     sample = [

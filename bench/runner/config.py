@@ -25,7 +25,6 @@ from bench.provider.provider import CompressionRequest
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.importance import DEFAULT_CRITERION
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
-from compress.sensitivity import DEFAULT_MAX_DROP
 from compress.variants import Variant, plan_variants
 
 # Settings a resumed run may change; every other setting of `RunConfig.to_dict()` (nested ones
@@ -62,7 +61,10 @@ class RunConfig:
     keep their most sensitive layers in float until their top-1 on the validation split is
     at most P below their float model's (:mod:`compress.sensitivity`; on trained models
     only), and the report picks the fastest variant whose test top-1 is at most P below the
-    baseline's. Since it changes what the int8 cells measure, a resume must keep it.
+    baseline's. The search is opt-in, as NNCF's accuracy-controlled quantization is a mode of
+    its own: without the flag (None) int8 is plain FX PTQ as before and the report picks
+    within :data:`DEFAULT_MAX_DROP`. Since it changes what the int8 cells measure, a resume
+    must keep it.
     """
 
     models: tuple[str, ...]
@@ -95,10 +97,11 @@ class RunConfig:
     freeze: str | None = None  # the --freeze label (backbone, none, N) of that fine-tune
     executor: str = "local"  # local (this process) or ray: where the models' cells run
     ray_address: str | None = None  # --ray-address: auto or HOST:PORT; None starts a local Ray
-    max_drop: float = DEFAULT_MAX_DROP  # top-1 points: int8's float-layer search and the report's pick
+    max_drop: float | None = None  # --max-drop: int8's float-layer search and the report's pick
 
     def __post_init__(self) -> None:
-        check_max_drop(self.max_drop)
+        if self.max_drop is not None:
+            check_max_drop(self.max_drop)
 
     def variants(self) -> list[Variant]:
         return plan_variants(self.prune_ratios, self.quantize, self.norms)
@@ -185,7 +188,7 @@ def check_max_drop(value: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
         raise BenchError(
             f"--max-drop must be a number of top-1 points >= 0, got {value!r}",
-            "pass e.g. --max-drop 0.5 (the default) or --max-drop 0 for no accuracy loss",
+            "pass e.g. --max-drop 0.5, or --max-drop 0 for no accuracy loss",
         )
     return float(value)
 

@@ -260,7 +260,7 @@ CASES = [
     Case("run", "--resume with another --engine", lambda e: ["run", *RUN, "--engine", "qnnpack", "--resume", "--out", str(e.run_dir())], "engine 'x86' -> 'qnnpack'"),
     Case("run", "--resume with another --importance", lambda e: ["run", *RUN, "--importance", "l2", "--resume", "--out", str(e.run_dir())], "importance 'l1' -> 'l2'"),
     Case("run", "--resume with other --calib-images", lambda e: ["run", *RUN, "--calib-images", "64", "--resume", "--out", str(e.run_dir())], "calib_images 512 -> 64"),
-    Case("run", "--resume with another --max-drop (it shapes the int8 cells)", lambda e: ["run", *RUN, "--max-drop", "1", "--resume", "--out", str(e.run_dir())], "max_drop 0.5 -> 1.0"),
+    Case("run", "--resume with another --max-drop (it shapes the int8 cells)", lambda e: ["run", *RUN, "--max-drop", "1", "--resume", "--out", str(e.run_dir())], "max_drop none -> 1.0"),
     Case("run", "--resume with other timing", lambda e: ["run", *RUN, "--min-iters", "7", "--resume", "--out", str(e.run_dir())], "timing.min_iters"),
     Case("run", "--resume naming each of several differences", lambda e: ["run", *RUN, "--seed", "1", "--epochs", "2", "--resume", "--out", str(e.run_dir())], "epochs none -> 2; seed 0 -> 1"),
     Case("run", "--out locked by a live run", lambda e: ["run", *RUN, "--out", str(e.held())], _held_by),
