@@ -8,12 +8,12 @@ Missing values are NaN in the frames and ``-`` in the markdown.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
+from bench.results.formatting import format_cell
 from compress.variants import BASELINE
 
 Row = dict[str, Any]
@@ -226,29 +226,6 @@ def failures_table(rows: Iterable[Row]) -> pd.DataFrame:
 
 # -- markdown ----------------------------------------------------------------------------------
 # pandas' DataFrame.to_markdown needs `tabulate`, which is not a dependency: a small renderer.
-
-
-def format_cell(value: Any) -> str:
-    """A table cell: integers with separators, floats to about three significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        magnitude = abs(value)
-        if magnitude >= 1000 and value.is_integer():
-            return f"{int(value):,}"  # a count that pandas turned into a float beside a NaN
-        if magnitude >= 100:
-            return f"{value:,.0f}"
-        if magnitude >= 10:
-            return f"{value:.1f}"
-        if magnitude >= 0.1 or magnitude == 0:
-            return f"{value:.2f}"
-        return f"{value:.3g}"  # small latencies keep three significant digits
-    text = " ".join(str(value).split())  # one line per cell
-    return text.replace("|", "\\|")
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

@@ -68,3 +68,25 @@ def read_results(path: str | Path) -> ResultSet:
     validate_payload(payload, file)
     full_rows = [{name: row.get(name) for name in FIELD_NAMES} for row in payload["rows"]]
     return ResultSet(run=dict(payload.get("run") or {}), rows=full_rows, path=file)
+
+
+def read_baselines(paths: list[str | Path]) -> list[ResultSet]:
+    """Every baseline run named by ``paths``, oldest first (by the run's ``created`` time).
+
+    A path is a results.json, a run directory, or a folder of run directories (or of
+    results.json files, e.g. ``baselines/*/results.json``): the last is how CI keeps its
+    last N baselines. A folder holding none is a BenchError.
+    """
+    found: list[ResultSet] = []
+    for path in map(Path, paths):
+        if path.is_dir() and not (path / RESULTS_JSON).exists():
+            files = sorted(path.glob(f"*/{RESULTS_JSON}")) + sorted(path.glob("*.json"))
+            if not files:
+                raise BenchError(
+                    f"{path} holds no results.json (nor run directories with one)",
+                    "pass run directories, results.json files or a folder of run directories",
+                )
+            found.extend(read_results(file) for file in files)
+        else:
+            found.append(read_results(path))
+    return sorted(found, key=lambda result: str(result.run.get("created") or ""))

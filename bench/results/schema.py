@@ -62,9 +62,7 @@ CONTRACT_FIELDS: tuple[Field, ...] = (
     Field("latency_ms_std", float, "standard deviation of latency per batch, ms (a spread, not gated)", TIMER, "ms"),
     Field("iterations", int, "timed iterations behind the latency figures", TIMER, "iterations"),
     Field("throughput_ips", float, "images per second: batch_size / mean latency", TIMER, "images/s", True),
-    Field(
-        "peak_mem_mb", float, "peak memory: CUDA allocator on GPU, process RSS on CPU, MiB", MEMORY, "MiB", False
-    ),
+    Field("peak_mem_mb", float, "peak memory: CUDA allocator on GPU, process RSS on CPU, MiB", MEMORY, "MiB", False),
     Field("top1", float, "top-1 accuracy on the test split, percent", EVALUATION, "points", True),
     Field("top5", float, "top-5 accuracy on the test split, percent", EVALUATION, "points", True),
     Field("status", str, "ok, failed or skipped", RUNNER),
