@@ -207,6 +207,25 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+def unstable_table(rows: Iterable[Row]) -> pd.DataFrame:
+    """Every ok row whose timing blocks disagreed (``timing_warnings``): its figures are shaky."""
+    records = [
+        {
+            "model": row.get("model"),
+            "variant": row.get("variant"),
+            "device": row.get("device"),
+            "batch size": row.get("batch_size"),
+            "p50 ms": row.get("latency_ms_p50"),
+            "timing": "unstable",
+            "why": row.get("timing_warnings"),
+        }
+        for row in ok_rows(rows)
+        if row.get("timing_warnings")
+    ]
+    columns = ["model", "variant", "device", "batch size", "p50 ms", "timing", "why"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
 def failures_table(rows: Iterable[Row]) -> pd.DataFrame:
     """Every row that is not ok (failed or skipped), with its error, so nothing is silently missing."""
     records = [

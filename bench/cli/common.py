@@ -56,7 +56,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-
 def rows_table(
     rows: Iterable[dict[str, Any]],
     columns: Sequence[tuple[str, str, Formatter]],
