@@ -119,3 +119,14 @@ def test_a_variant_that_cannot_be_built_is_a_failed_row(
     rows = run_json(capsys, "lenet5", "--prune", "0.5")["rows"]
     assert [(r["variant"], r["status"]) for r in rows] == [("baseline", "ok"), ("pruned-50", "failed")]
     assert rows[1]["error"] == "cannot prune this model; try another"
+
+
+def test_speedups_over_the_baseline_come_from_interleaved_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    payload = run_json(capsys, "lenet5", "--prune", "0.5", "--quantize", "int8")
+    speedups = payload["speedups"]
+    assert [(s["variant"], s["reference"]) for s in speedups] == [
+        ("pruned-50", "baseline"), ("int8", "baseline"), ("pruned-50+int8", "baseline")
+    ]  # fmt: skip
+    for item in speedups:
+        assert item["low"] <= item["speedup"] <= item["high"] and item["rounds"] == 5 and item["batch_size"] == 1
+    assert run_json(capsys, "lenet5")["speedups"] == []  # nothing to compare with
