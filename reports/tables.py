@@ -210,37 +210,29 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
 def unstable_table(rows: Iterable[Row]) -> pd.DataFrame:
     """Every ok row whose timing blocks disagreed (``timing_warnings``): its figures are shaky."""
     records = [
-        {
-            "model": row.get("model"),
-            "variant": row.get("variant"),
-            "device": row.get("device"),
-            "batch size": row.get("batch_size"),
-            "p50 ms": row.get("latency_ms_p50"),
-            "timing": "unstable",
-            "why": row.get("timing_warnings"),
-        }
+        {**_where(row), "p50 ms": row.get("latency_ms_p50"), "timing": "unstable", "why": row.get("timing_warnings")}
         for row in ok_rows(rows)
         if row.get("timing_warnings")
     ]
-    columns = ["model", "variant", "device", "batch size", "p50 ms", "timing", "why"]
-    return pd.DataFrame.from_records(records, columns=columns)
+    return pd.DataFrame.from_records(records, columns=[*WHERE_COLUMNS, "p50 ms", "timing", "why"])
+
+
+WHERE_COLUMNS = ("model", "variant", "device", "batch size")
+
+
+def _where(row: Row) -> dict[str, Any]:
+    """The columns that say which row a line of a listing is."""
+    return dict(zip(WHERE_COLUMNS, (row.get(name) for name in ("model", "variant", "device", "batch_size"))))
 
 
 def failures_table(rows: Iterable[Row]) -> pd.DataFrame:
     """Every row that is not ok (failed or skipped), with its error, so nothing is silently missing."""
     records = [
-        {
-            "model": row.get("model"),
-            "variant": row.get("variant"),
-            "device": row.get("device"),
-            "batch size": row.get("batch_size"),
-            "status": row.get("status"),
-            "error": row.get("error") or "(no message)",
-        }
+        {**_where(row), "status": row.get("status"), "error": row.get("error") or "(no message)"}
         for row in rows
         if row.get("status") != "ok"
     ]
-    return pd.DataFrame.from_records(records, columns=["model", "variant", "device", "batch size", "status", "error"])
+    return pd.DataFrame.from_records(records, columns=[*WHERE_COLUMNS, "status", "error"])
 
 
 # -- markdown ----------------------------------------------------------------------------------
