@@ -24,7 +24,7 @@ from bench.results.formatting import format_value
 from bench.results.results_file import ResultSet
 from bench.results.schema import DEFAULT_RUNTIME, KEY_DEFAULTS, KEY_FIELDS, key_dict, row_key
 from reports.robust import LEVEL, RESAMPLES
-from reports.thresholds import Check, CheckOutcome, Verdict
+from reports.thresholds import Check, CheckOutcome, Verdict, timing_warnings
 
 # The environment that must agree for timings (and int8 numerics) to be comparable.
 ENV_FIELDS: tuple[str, ...] = ("gpu_name", "cpu_model", "cpu_threads", "torch", "quantized_engine")
@@ -112,6 +112,11 @@ class RowComparison:
     base_error: str | None = None
     new_error: str | None = None
     outcomes: list[CheckOutcome] = field(default_factory=list)
+    timing_warnings: str = ""  # why BASE's or NEW's timing is unstable (empty when both are stable)
+
+    @property
+    def unstable(self) -> bool:
+        return bool(self.timing_warnings)
 
     @property
     def both_ok(self) -> bool:
@@ -189,6 +194,7 @@ class Comparison:
                     "new_status": row.new_status,
                     "base_error": row.base_error,
                     "new_error": row.new_error,
+                    "timing_warnings": row.timing_warnings or None,
                     "outcomes": [o.to_dict() for o in row.outcomes],
                 }
                 for row in self.rows
@@ -217,6 +223,7 @@ class Comparison:
         for title, items in (
             ("Regressions", [str(r) for r in self.regressions]),
             ("Not ok", [_status_line(row) for row in self.rows if not row.both_ok and not row.broke]),
+            ("Unstable timings", [f"{row_label(row.key)}: {row.timing_warnings}" for row in self.rows if row.unstable]),
             ("Only in BASE (not in NEW)", [row_label(key) for key in self.only_in_base]),
             ("Only in NEW (not in BASE)", [row_label(key) for key in self.only_in_new]),
         ):
@@ -271,8 +278,10 @@ def _markdown_table(rows: list[RowComparison], checks: list[Check]) -> list[str]
         cells += [_outcome_cell(outcomes.get(check.spec)) for check in checks]
         if row.broke:
             cells.append("**FAILED**")
+        elif row.both_ok:
+            cells.append("unstable" if row.unstable else row.new_status)
         else:
-            cells.append(row.new_status if row.both_ok else f"{row.base_status} -> {row.new_status}")
+            cells.append(f"{row.base_status} -> {row.new_status}")
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 
@@ -356,4 +365,5 @@ def _compare_rows(base_pool: list[dict[str, Any]], new_row: dict[str, Any], chec
     if row.both_ok:
         measured = [candidate for candidate in base_pool if (candidate.get("status") or "ok") == "ok"]
         row.outcomes = [check.evaluate(measured, new_row) for check in checks]
+        row.timing_warnings = timing_warnings(measured, new_row)
     return row

@@ -281,11 +281,16 @@ class TimingCheck(Check):
         return iqr_interval(relative, base_rows[-1], new_row)
 
     def warnings(self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> str:
-        found = []
-        for side, rows in (("BASE", base_rows), ("NEW", [new_row])):
-            texts = sorted({row.get("timing_warnings") for row in rows if row.get("timing_warnings")})
-            found += [f"{side} {text}" for text in texts]
-        return "; ".join(found)
+        return timing_warnings(base_rows, new_row)
+
+
+def timing_warnings(base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> str:
+    """'BASE ...; NEW ...': the distinct ``timing_warnings`` of each side ('' when stable)."""
+    return "; ".join(
+        f"{side} {text}"
+        for side, rows in (("BASE", base_rows), ("NEW", [new_row]))
+        for text in sorted({row.get("timing_warnings") for row in rows if row.get("timing_warnings")})
+    )
 
 
 _CHECK_RE = re.compile(

@@ -209,7 +209,10 @@ def test_unstable_rows_show_unstable_instead_of_ok(tmp_path: Path) -> None:
     result = compare(tmp_path, [timed_row()], [timed_row(timing_warnings=warning)], ["latency_ms_p50:10%"])
     outcome = result.rows[0].outcomes[0]
     assert outcome.verdict is Verdict.UNSTABLE and result.exit_code == 0
-    assert "unstable" in result.to_markdown()
+    markdown = result.to_markdown()
+    assert "unstable |" in markdown.split("### Unstable timings")[0]  # the status column
+    assert "NEW unstable: the medians" in markdown.split("### Unstable timings")[1]
+    assert result.to_dict()["rows"][0]["timing_warnings"].startswith("NEW unstable")
     assert "NEW unstable: the medians" in outcome.explain()
 
 
