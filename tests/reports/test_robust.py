@@ -53,3 +53,11 @@ def test_iqr_fallback_and_pooling() -> None:
     assert iqr_interval(0.3, row, {"latency_ms_p50": 1.0, "latency_ms_p90": 5.0}) is None
     assert pooled([np.ones(3), np.zeros(2)]).tolist() == [1, 1, 1, 0, 0] and pooled([np.ones(3), None]) is None
     assert statistic("throughput_ips", np.array([2.0, 2.0])) == 500.0
+
+
+def test_the_mean_of_many_samples_uses_the_normal_limit_of_its_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    base, new = rng.normal(1.0, 0.1, 5000), rng.normal(1.02, 0.1, 5000)
+    interval = ratio_interval("latency_ms_mean", base, new)
+    se = math.hypot(0.1 / math.sqrt(5000), 0.1 / math.sqrt(5000))
+    assert interval.high - interval.low == pytest.approx(2 * 1.96 * se, rel=0.15)
