@@ -72,6 +72,25 @@ def row_problem(row: dict[str, Any]) -> tuple[str, str] | None:
             return name, why
     if row["status"] not in STATUSES:
         return "status", f"{_short(row['status'])} is not one of {', '.join(STATUSES)}"
+    return _agreement_problem(row)
+
+
+# The latency fields that are percentiles of the samples, and which one.
+PERCENTILE_FIELDS = {"latency_ms_min": 0, "latency_ms_p25": 25, "latency_ms_p50": 50, "latency_ms_p75": 75,
+                     "latency_ms_p90": 90, "latency_ms_p99": 99}  # fmt: skip
+_AGREEMENT = 2e-3  # relative: the compact form keeps four significant digits
+
+
+def _agreement_problem(row: dict[str, Any]) -> tuple[str, str] | None:
+    """A latency percentile that its own samples contradict (an edited file): the verdict would
+    mix the edited figure with the unedited samples."""
+    quantiles = row.get(QUANTILES_FIELD.name)
+    if not quantiles:
+        return None
+    for name, q in PERCENTILE_FIELDS.items():
+        value = row.get(name)
+        if value is not None and abs(value - quantiles[q]) > _AGREEMENT * max(abs(value), 1e-9) + 1e-9:
+            return name, f"{value!r} disagrees with its samples ({QUANTILES_FIELD.name}[{q}] is {quantiles[q]!r})"
     return None
 
 

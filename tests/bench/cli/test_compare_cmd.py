@@ -147,3 +147,14 @@ def test_several_baselines_and_a_folder_of_them(tmp_path: Path, capsys) -> None:
     empty.mkdir()
     code, out, err = run_cli(capsys, empty, new)
     assert code == 2 and "holds no results.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_latency_that_its_own_samples_contradict_is_refused(tmp_path: Path, capsys) -> None:
+    """The issue's experiment on today's files: latency fields scaled 1.5x by hand, samples not."""
+    base, new = write_run(tmp_path / "a"), write_run(tmp_path / "b")
+    for directory in (base, new):
+        _edit_row(directory, latency_quantiles_ms=[2.0] * 101, latency_ms_p90=2.0)
+    assert run_cli(capsys, base, new)[0] == 0
+    _edit_row(new, latency_ms_p50=3.0)
+    code, out, err = run_cli(capsys, base, new)
+    assert code == 2 and "'latency_ms_p50': 3.0 disagrees with its samples" in err
