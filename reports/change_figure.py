@@ -27,6 +27,7 @@ VERDICT_COLORS = {
     Verdict.REGRESSION: OKABE_ITO[3],  # vermillion
     Verdict.IMPROVED: OKABE_ITO[2],  # bluish green
     Verdict.NOISE: OKABE_ITO[1],  # orange
+    Verdict.UNSTABLE: OKABE_ITO[4],  # reddish purple
     Verdict.OK: OKABE_ITO[0],  # blue
 }
 _REGION = "#FBE3D6"  # past the threshold, the worse way: a light vermillion
@@ -34,12 +35,12 @@ _REGION = "#FBE3D6"  # past the threshold, the worse way: a light vermillion
 
 def change_interval(outcome: CheckOutcome) -> tuple[float, float] | None:
     """The confidence interval of ``outcome``'s relative change, as fractions of BASE like
-    ``outcome.relative`` (low, high); None where the comparison gives none.
-
-    Today's :class:`~reports.thresholds.CheckOutcome` carries no interval, so this returns None;
-    when compare's outcomes carry bootstrap intervals, return them here and the figure draws them.
-    """
-    return None
+    ``outcome.relative`` (low, high): the timing checks' bootstrap (or IQR) interval; None
+    where the comparison gives none (deterministic checks, rows judged on the threshold alone)."""
+    interval = outcome.interval
+    if interval is None or not (math.isfinite(interval.low) and math.isfinite(interval.high)):
+        return None
+    return interval.low, interval.high
 
 
 def _percent(check: Check) -> bool:

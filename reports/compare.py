@@ -1,6 +1,9 @@
-"""`bench compare BASE NEW`: match two runs' rows, apply regression checks, render the verdict.
+"""`bench compare BASE [BASE ...] NEW`: match runs' rows, apply regression checks, render the verdict.
 
-Rows are matched on :data:`bench.results.schema.KEY_FIELDS`; rows on one side only are
+With several BASE runs (oldest first) the baseline of a row is all of them: timing checks pool
+their latency samples into one baseline distribution (like conbench's lookback), the other
+checks use the newest BASE that has the row. Rows are matched on
+:data:`bench.results.schema.KEY_FIELDS`; rows on one side only are
 listed, never dropped. A cell that was ``ok`` in BASE and ``failed`` in NEW is a regression
 (the model stopped working); other failed or skipped rows are reported without being
 checked. Runs from different environments (:data:`ENV_FIELDS`) are refused with the
@@ -17,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
+from bench.results.formatting import format_value
 from bench.results.results_file import ResultSet
 from bench.results.schema import DEFAULT_RUNTIME, KEY_DEFAULTS, KEY_FIELDS, key_dict, row_key
-from reports.thresholds import NOISE_Z, Check, CheckOutcome, Verdict, format_value
+from reports.robust import LEVEL, RESAMPLES
+from reports.thresholds import Check, CheckOutcome, Verdict, timing_warnings
 
 # The environment that must agree for timings (and int8 numerics) to be comparable.
 ENV_FIELDS: tuple[str, ...] = ("gpu_name", "cpu_model", "cpu_threads", "torch", "quantized_engine")
@@ -107,6 +112,11 @@ class RowComparison:
     base_error: str | None = None
     new_error: str | None = None
     outcomes: list[CheckOutcome] = field(default_factory=list)
+    timing_warnings: str = ""  # why BASE's or NEW's timing is unstable (empty when both are stable)
+
+    @property
+    def unstable(self) -> bool:
+        return bool(self.timing_warnings)
 
     @property
     def both_ok(self) -> bool:
@@ -129,7 +139,7 @@ class RowComparison:
 class Comparison:
     """Everything `bench compare` found; rendered by :meth:`to_markdown` or :meth:`to_dict`."""
 
-    base_path: Path
+    base_path: Path  # the newest BASE
     new_path: Path
     base_run: dict[str, Any]
     new_run: dict[str, Any]
@@ -138,6 +148,7 @@ class Comparison:
     only_in_base: list[dict[str, Any]]
     only_in_new: list[dict[str, Any]]
     env_differences: list[EnvDifference]
+    base_paths: list[Path] = field(default_factory=list)  # every BASE, oldest first
 
     @property
     def regressions(self) -> list[Regression]:
@@ -164,9 +175,14 @@ class Comparison:
             "exit_code": self.exit_code,
             "summary": self.summary(),
             "base": _run_info(self.base_path, self.base_run),
+            "baselines": [str(path) for path in self.base_paths or [self.base_path]],
             "new": _run_info(self.new_path, self.new_run),
             "checks": [check.spec for check in self.checks],
-            "noise_z": NOISE_Z,
+            "timing_interval": {
+                "method": "bootstrap of the ratio of statistics",
+                "level": LEVEL,
+                "resamples": RESAMPLES,
+            },
             "regressions": [
                 {"row": r.row, "check": r.check, "detail": r.detail, "label": row_label(r.row)}
                 for r in self.regressions
@@ -178,6 +194,7 @@ class Comparison:
                     "new_status": row.new_status,
                     "base_error": row.base_error,
                     "new_error": row.new_error,
+                    "timing_warnings": row.timing_warnings or None,
                     "outcomes": [o.to_dict() for o in row.outcomes],
                 }
                 for row in self.rows
@@ -192,11 +209,11 @@ class Comparison:
         lines = [
             f"## cnnbench compare: {self.summary()}",
             "",
-            f"**BASE** {_describe_run(self.base_path, self.base_run)}  ",
+            f"**BASE** {_describe_run(self.base_path, self.base_run)}{self._pooled_note()}  ",
             f"**NEW** {_describe_run(self.new_path, self.new_run)}  ",
             "**Checks** "
             + ", ".join(f"`{check.spec}`" for check in self.checks)
-            + " (timing fails only outside both runs' noise band)",
+            + f" (timing fails only when the {LEVEL:.0%} bootstrap interval of the change excludes no change)",
             "",
         ]
         if self.env_differences:
@@ -206,12 +223,19 @@ class Comparison:
         for title, items in (
             ("Regressions", [str(r) for r in self.regressions]),
             ("Not ok", [_status_line(row) for row in self.rows if not row.both_ok and not row.broke]),
+            ("Unstable timings", [f"{row_label(row.key)}: {row.timing_warnings}" for row in self.rows if row.unstable]),
             ("Only in BASE (not in NEW)", [row_label(key) for key in self.only_in_base]),
             ("Only in NEW (not in BASE)", [row_label(key) for key in self.only_in_new]),
         ):
             if items:
                 lines += ["", f"### {title}", ""] + [f"- {_cell(item)}" for item in items]
         return "\n".join(lines) + "\n"
+
+    def _pooled_note(self) -> str:
+        if len(self.base_paths) <= 1:
+            return ""
+        others = ", ".join(f"`{path}`" for path in self.base_paths[:-1])
+        return f"; timing pooled with {len(self.base_paths) - 1} earlier baseline(s): {others}"
 
 
 def _run_info(path: Path, run: dict[str, Any]) -> dict[str, Any]:
@@ -254,8 +278,10 @@ def _markdown_table(rows: list[RowComparison], checks: list[Check]) -> list[str]
         cells += [_outcome_cell(outcomes.get(check.spec)) for check in checks]
         if row.broke:
             cells.append("**FAILED**")
+        elif row.both_ok:
+            cells.append("unstable" if row.unstable else row.new_status)
         else:
-            cells.append(row.new_status if row.both_ok else f"{row.base_status} -> {row.new_status}")
+            cells.append(f"{row.base_status} -> {row.new_status}")
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 
@@ -265,7 +291,7 @@ def _outcome_cell(outcome: CheckOutcome | None) -> str:
         return "-"
     if outcome.verdict is Verdict.MISSING:
         return "n/a"
-    change = "" if outcome.relative is None else f" ({outcome.relative * 100:+.1f}%)"
+    change = "" if outcome.relative is None else f" ({outcome.change_text()})"
     verdict = "**REGRESSION**" if outcome.regressed else outcome.verdict.value
     return f"{format_value(outcome.base)} -> {format_value(outcome.new)}{change} {verdict}"
 
@@ -275,43 +301,60 @@ def _cell(text: str) -> str:
 
 
 def compare_results(
-    base: ResultSet,
+    base: ResultSet | Sequence[ResultSet],
     new: ResultSet,
     checks: Sequence[Check],
     *,
     allow_env_mismatch: bool = False,
 ) -> Comparison:
-    """Compare NEW against BASE; an environment mismatch raises :class:`EnvironmentMismatch`.
+    """Compare NEW against BASE (one run, or several oldest first); an environment mismatch
+    raises :class:`EnvironmentMismatch`.
 
-    Raises BenchError when the two runs share no row at all (almost surely the wrong pair
+    Raises BenchError when the runs share no row at all (almost surely the wrong pair
     of files), so that such a comparison cannot pass by checking nothing.
     """
-    base_rows = {row_key(row): row for row in base.rows}
+    bases = [base] if isinstance(base, ResultSet) else list(base)
+    if not bases:
+        raise BenchError("no BASE run to compare with", "pass at least one BASE before NEW")
+    latest = bases[-1]
+    pools: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for result in bases:
+        for row in result.rows:
+            pools.setdefault(row_key(row), []).append(row)
+    base_rows = {key: rows[-1] for key, rows in pools.items()}
     new_rows = {row_key(row): row for row in new.rows}
-    differences = environment_differences(base.run, new.run) + hardware_differences(base_rows, new_rows)
+    differences: list[EnvDifference] = []
+    for result in bases:
+        for difference in environment_differences(result.run, new.run):
+            if difference not in differences:
+                differences.append(difference)
+    differences += hardware_differences(base_rows, new_rows)
     if differences and not allow_env_mismatch:
         raise EnvironmentMismatch(differences)
     if not base_rows.keys() & new_rows.keys():
+        where = latest.path if len(bases) == 1 else f"{len(bases)} BASE runs"
         raise BenchError(
-            f"no row of {new.path} ({len(new_rows)} rows) matches a row of {base.path} "
+            f"no row of {new.path} ({len(new_rows)} rows) matches a row of {where} "
             f"({len(base_rows)} rows) on {', '.join(KEY_FIELDS)}",
             "compare two runs of the same models, data set, device, precision and batch sizes",
         )
-    matched = [_compare_rows(base_rows[key], new_rows[key], checks) for key in base_rows if key in new_rows]
+    matched = [_compare_rows(pools[key], new_rows[key], checks) for key in base_rows if key in new_rows]
     return Comparison(
-        base_path=base.path,
+        base_path=latest.path,
         new_path=new.path,
-        base_run=base.run,
+        base_run=latest.run,
         new_run=new.run,
         checks=list(checks),
         rows=matched,
         only_in_base=[key_dict(row) for key, row in base_rows.items() if key not in new_rows],
         only_in_new=[key_dict(row) for key, row in new_rows.items() if key not in base_rows],
         env_differences=differences,
+        base_paths=[result.path for result in bases],
     )
 
 
-def _compare_rows(base_row: dict[str, Any], new_row: dict[str, Any], checks: Sequence[Check]) -> RowComparison:
+def _compare_rows(base_pool: list[dict[str, Any]], new_row: dict[str, Any], checks: Sequence[Check]) -> RowComparison:
+    base_row = base_pool[-1]
     row = RowComparison(
         key=key_dict(base_row),
         base_status=base_row.get("status") or "ok",
@@ -320,5 +363,7 @@ def _compare_rows(base_row: dict[str, Any], new_row: dict[str, Any], checks: Seq
         new_error=new_row.get("error"),
     )
     if row.both_ok:
-        row.outcomes = [check.evaluate(base_row, new_row) for check in checks]
+        measured = [candidate for candidate in base_pool if (candidate.get("status") or "ok") == "ok"]
+        row.outcomes = [check.evaluate(measured, new_row) for check in checks]
+        row.timing_warnings = timing_warnings(measured, new_row)
     return row

@@ -53,6 +53,7 @@ from reports.tables import (
     ok_rows,
     runtime_of,
     to_markdown,
+    unstable_table,
 )
 from reports.thresholds import parse_checks
 from reports.training_figure import plot_training_curves
@@ -297,7 +298,7 @@ def _results(rows: list[Row]) -> str:
         "## Results",
         "",
         f"{len(rows)} rows over {len(models)} models: {statuses.count('ok')} ok, "
-        f"{statuses.count('failed')} failed, {statuses.count('skipped')} skipped.",
+        f"{statuses.count('failed')} failed, {statuses.count('skipped')} skipped.{_unstable_note(rows)}",
         "",
         "### Models (baseline)",
         "",
@@ -316,7 +317,26 @@ def _results(rows: list[Row]) -> str:
     for model in compressed:
         lines += [f"#### {model}", "", to_markdown(compression_table(rows, model))]
     lines.append(_slower_table(slower_than_eager_float(rows)))
+    unstable = unstable_table(rows)
+    if len(unstable):
+        lines += [
+            f"### {UNSTABLE_HEADING}",
+            "",
+            "The medians of these rows' timing blocks disagreed (the machine changed during the "
+            "measurement): their latencies are shown but are not to be trusted as ok.\n",
+            to_markdown(unstable),
+        ]
     return "\n".join(lines)
+
+
+UNSTABLE_HEADING = "Unstable timings"
+
+
+def _unstable_note(rows: list[Row]) -> str:
+    count = sum(bool(row.get("timing_warnings")) for row in ok_rows(rows))
+    if not count:
+        return ""
+    return f" Of the ok rows, {count} timed unstable ([table]({_anchor(UNSTABLE_HEADING)}))."
 
 
 def _slower_table(slowdowns: Sequence[Slowdown]) -> str:

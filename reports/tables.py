@@ -8,12 +8,12 @@ Missing values are NaN in the frames and ``-`` in the markdown.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
+from bench.results.formatting import format_cell
 from compress.variants import BASELINE
 
 Row = dict[str, Any]
@@ -207,48 +207,36 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+def unstable_table(rows: Iterable[Row]) -> pd.DataFrame:
+    """Every ok row whose timing blocks disagreed (``timing_warnings``): its figures are shaky."""
+    records = [
+        {**_where(row), "p50 ms": row.get("latency_ms_p50"), "timing": "unstable", "why": row.get("timing_warnings")}
+        for row in ok_rows(rows)
+        if row.get("timing_warnings")
+    ]
+    return pd.DataFrame.from_records(records, columns=[*WHERE_COLUMNS, "p50 ms", "timing", "why"])
+
+
+WHERE_COLUMNS = ("model", "variant", "device", "batch size")
+
+
+def _where(row: Row) -> dict[str, Any]:
+    """The columns that say which row a line of a listing is."""
+    return dict(zip(WHERE_COLUMNS, (row.get(name) for name in ("model", "variant", "device", "batch_size"))))
+
+
 def failures_table(rows: Iterable[Row]) -> pd.DataFrame:
     """Every row that is not ok (failed or skipped), with its error, so nothing is silently missing."""
     records = [
-        {
-            "model": row.get("model"),
-            "variant": row.get("variant"),
-            "device": row.get("device"),
-            "batch size": row.get("batch_size"),
-            "status": row.get("status"),
-            "error": row.get("error") or "(no message)",
-        }
+        {**_where(row), "status": row.get("status"), "error": row.get("error") or "(no message)"}
         for row in rows
         if row.get("status") != "ok"
     ]
-    return pd.DataFrame.from_records(records, columns=["model", "variant", "device", "batch size", "status", "error"])
+    return pd.DataFrame.from_records(records, columns=[*WHERE_COLUMNS, "status", "error"])
 
 
 # -- markdown ----------------------------------------------------------------------------------
 # pandas' DataFrame.to_markdown needs `tabulate`, which is not a dependency: a small renderer.
-
-
-def format_cell(value: Any) -> str:
-    """A table cell: integers with separators, floats to about three significant digits."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        magnitude = abs(value)
-        if magnitude >= 1000 and value.is_integer():
-            return f"{int(value):,}"  # a count that pandas turned into a float beside a NaN
-        if magnitude >= 100:
-            return f"{value:,.0f}"
-        if magnitude >= 10:
-            return f"{value:.1f}"
-        if magnitude >= 0.1 or magnitude == 0:
-            return f"{value:.2f}"
-        return f"{value:.3g}"  # small latencies keep three significant digits
-    text = " ".join(str(value).split())  # one line per cell
-    return text.replace("|", "\\|")
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

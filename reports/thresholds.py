@@ -15,20 +15,34 @@ forbids any worsening (``params:0%``). Improvements never fail.
 
 Deterministic metrics and timing
 --------------------------------
-Counts, sizes and accuracy on a fixed seed do not move between identical runs, so their
-checks are hard gates (:class:`HardCheck`). Timing is noisy, so a :class:`TimingCheck`
-fails only when the change exceeds the threshold *and* lies outside the spread both runs
-measured. The rule (:func:`noise_band`): each run's statistic (its median, mean, p90 or
-p99) is known to within ``NOISE_Z`` standard errors; the standard error comes from the
-run's spread and iteration count, ``factor * sigma / sqrt(iterations)``, where ``sigma`` is
-estimated robustly from the stored percentiles, ``(p90 - p50) / 1.2816`` (falling back to
-the stored std, then to ``(p99 - p50) / 2.3263``) and ``factor`` is the asymptotic standard
-error of that statistic for normal samples (1 for the mean, 1.2533 for the median, 1.7094
-for p90, 3.7335 for p99). A change is outside the noise when the two runs' intervals
-``value +- band`` do not overlap, i.e. ``|new - base| > band_base + band_new``. A row
-without iteration counts counts as one iteration (the band is then the run's whole
-spread); a row without any spread is judged on the threshold alone. Throughput inherits the
-relative band of the latency it was computed from (``latency_ms_mean``).
+Which fields can be checked, their unit and which way is better come from the schema
+(:data:`bench.results.schema.FIELDS`: every field with a direction, except single wall-clock
+readings such as ``compile_ms``). Counts, sizes and accuracy on a fixed seed do not move
+between identical runs, so their checks are hard gates (:class:`HardCheck`): any excess over
+the threshold fails.
+
+Timing (the fields the timing loop measures: latency statistics and throughput) is noisy,
+so a :class:`TimingCheck` decides from the two runs' latency samples (:mod:`reports.robust`):
+
+* the change is the point estimate ``NEW / BASE - 1`` of the metric (throughput: batch /
+  mean latency);
+* its 95% interval is a seeded bootstrap of the ratio of the statistic over the two sample
+  sets (2000 resamples; BASE pooled over every baseline run given), so the same files always
+  give the same verdict;
+* **REGRESSION** when the change is worse than the threshold AND the interval excludes no
+  change (lies wholly on the worse side of 0); **noise** when it is worse than the threshold
+  but the interval includes no change; **improved** when better than the threshold and the
+  interval lies wholly on the better side; **ok** otherwise.
+* Rows without samples (files written before samples were kept) use the IQR fallback of
+  :func:`reports.robust.iqr_interval`: ``change +- 1.96 * sqrt(e_BASE^2 + e_NEW^2)`` with
+  ``e = IQR / (p50 * sqrt(iterations))``, then the same rule. Rows without p25/p75 either
+  (the oldest files) are judged on the threshold alone. p90 and the std are never used as
+  the spread: under a heavy tail they overstate the median's error many times over.
+* A row whose timing blocks disagreed (``timing_warnings``) is shown as **unstable** where it
+  would be ok, and its warning is named; a regression stays a regression.
+
+The verdict line shows the interval: ``latency_ms_p50 0.2812 -> 0.4218 (+50.0%, 95% CI
++46..+55%; limit latency_ms_p50:+10%)``.
 """
 
 from __future__ import annotations
@@ -39,12 +53,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from statistics import NormalDist
 from typing import Any
 
 from bench.errors import BenchError, suggest
+from bench.results.formatting import format_interval, format_percent, format_value
+from bench.results.samples import row_samples
+from bench.results.schema import CLOCK, FIELDS, TIMER
+from reports.robust import Interval, iqr_interval, pooled, ratio_interval, statistic
 
-NOISE_Z = 3.0  # standard errors on each side of a run's timing statistic
 _EPS = 1e-12  # float slack so that a drop of exactly the threshold does not fail
 
 # `bench compare` and `bench run --baseline` use these when no --fail is given: the
@@ -54,12 +70,12 @@ DEFAULT_CHECKS: tuple[str, ...] = ("params:0%", "macs:0%", "top1:-0.5", "latency
 
 @dataclass(frozen=True)
 class Metric:
-    """A result field that can be checked, and which way is worse."""
+    """A result field that can be checked, and which way is worse (from its schema Field)."""
 
     name: str
     higher_is_better: bool
     unit: str
-    timing: bool = False  # noisy: judged against both runs' spread
+    timing: bool = False  # noisy: judged on the two runs' latency samples
 
     @property
     def worse_sign(self) -> str:
@@ -67,29 +83,17 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("latency_ms_mean", False, "ms", timing=True),
-        Metric("latency_ms_p50", False, "ms", timing=True),
-        Metric("latency_ms_p90", False, "ms", timing=True),
-        Metric("latency_ms_p99", False, "ms", timing=True),
-        Metric("throughput_ips", True, "images/s", timing=True),
-        Metric("params", False, "parameters"),
-        Metric("trainable_params", False, "parameters"),
-        Metric("macs", False, "MACs"),
-        Metric("flops", False, "FLOPs"),
-        Metric("size_mb", False, "MiB"),
-        Metric("peak_mem_mb", False, "MiB"),
-        Metric("top1", True, "points"),
-        Metric("top5", True, "points"),
-    )
+    f.name: Metric(f.name, f.higher_is_better, f.unit, timing=f.measured_by == TIMER)
+    for f in FIELDS
+    if f.higher_is_better is not None and f.measured_by != CLOCK
 }
 
 
 class Verdict(str, Enum):
     OK = "ok"  # within the threshold
-    IMPROVED = "improved"  # better by more than the threshold (and, for timing, than the noise)
-    NOISE = "noise"  # worse than the threshold, but inside both runs' spread
+    IMPROVED = "improved"  # better by more than the threshold (and, for timing, significantly)
+    NOISE = "noise"  # worse than the threshold, but the interval includes no change
+    UNSTABLE = "unstable"  # would be ok, but a side's timing blocks disagreed (timing_warnings)
     REGRESSION = "REGRESSION"
     MISSING = "n/a"  # not measured on one side
 
@@ -104,11 +108,20 @@ class CheckOutcome:
     new: float | None
     verdict: Verdict
     relative: float | None = None  # (new - base) / |base|; +-inf from a zero BASE
-    noise: float | None = None  # band_base + band_new in the metric's unit (timing only)
+    interval: Interval | None = None  # of the relative change (timing only)
+    warnings: str = ""  # timing_warnings of either side
 
     @property
     def regressed(self) -> bool:
         return self.verdict is Verdict.REGRESSION
+
+    def change_text(self) -> str:
+        """'+50.0%, 95% CI +46..+55%' (the interval where there is one)."""
+        text = format_percent(self.relative)
+        if self.interval is not None:
+            label = "" if self.interval.method == "bootstrap" else " (IQR)"
+            text += f", {format_interval(self.interval.low, self.interval.high, self.interval.level)}{label}"
+        return text
 
     def explain(self) -> str:
         """One line for a human: what moved, by how much, and why it (does not) fail."""
@@ -116,10 +129,11 @@ class CheckOutcome:
             side = "BASE" if self.base is None else "NEW"
             return f"{self.metric} not measured in {side}"
         values = f"{format_value(self.base)} -> {format_value(self.new)}"
-        text = f"{self.metric} {values} ({_percent(self.relative)}; limit {self.check})"
-        if self.noise is not None:
-            where = "inside" if abs(self.new - self.base) <= self.noise else "outside"
-            text += f", {where} the noise band +-{self.noise:.3g} {METRICS[self.metric].unit}"
+        text = f"{self.metric} {values} ({self.change_text()}; limit {self.check})"
+        if self.interval is not None:
+            text += ", the interval " + ("excludes" if self.interval.excludes_zero() else "includes") + " no change"
+        if self.warnings:
+            text += f"; {self.warnings}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,26 +143,10 @@ class CheckOutcome:
             "base": self.base,
             "new": self.new,
             "relative": self.relative,
-            "noise": self.noise,
+            "interval": None if self.interval is None else self.interval.to_dict(),
+            "warnings": self.warnings or None,
             "verdict": self.verdict.value,
         }
-
-
-def format_value(value: float | None) -> str:
-    """61706.0 -> '61,706'; 0.123456 -> '0.1235': counts with separators, others to 4 digits."""
-    if value is None:
-        return "-"
-    if float(value).is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    if abs(value) >= 100:
-        return f"{value:,.1f}"
-    return f"{value:.4g}"
-
-
-def _percent(fraction: float) -> str:
-    if math.isinf(fraction):
-        return "+inf%" if fraction > 0 else "-inf%"
-    return f"{fraction * 100:+.1f}%"
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ class AbsoluteThreshold(Threshold):
 
 @dataclass(frozen=True)
 class Check:
-    """A metric and its threshold; subclasses decide what counts as noise."""
+    """A metric and its threshold; subclasses decide what counts as significant."""
 
     metric: Metric
     threshold: Threshold
@@ -203,33 +201,56 @@ class Check:
         sign = self.metric.worse_sign if self.threshold.limit else ""
         return f"{self.metric.name}:{sign}{self.threshold.text()}"
 
-    def noise(self, base_row: dict[str, Any], new_row: dict[str, Any]) -> float | None:
-        """The width within which a change is noise (metric units); None = no noise allowance."""
+    def values(self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> tuple[Any, Any]:
+        """(BASE, NEW) values of the metric; BASE from the last baseline row."""
+        return base_rows[-1].get(self.metric.name), new_row.get(self.metric.name)
+
+    def interval(
+        self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any], relative: float
+    ) -> Interval | None:
+        """The interval of the relative change; None = judged on the threshold alone."""
         return None
 
-    def evaluate(self, base_row: dict[str, Any], new_row: dict[str, Any]) -> CheckOutcome:
+    def evaluate(self, base_row: dict[str, Any] | Sequence[dict[str, Any]], new_row: dict[str, Any]) -> CheckOutcome:
+        """Check NEW against one baseline row, or several (oldest first) pooled as one."""
+        base_rows = [base_row] if isinstance(base_row, dict) else list(base_row)
         name = self.metric.name
-        base, new = base_row.get(name), new_row.get(name)
+        base, new = self.values(base_rows, new_row)
         if base is None or new is None:
             return CheckOutcome(self.spec, name, base, new, Verdict.MISSING)
         base, new = float(base), float(new)
         delta = new - base
         worsening = -delta if self.metric.higher_is_better else delta
         amount = self.threshold.amount(worsening, base)
-        noise = self.noise(base_row, new_row)
-        outside_noise = noise is None or abs(delta) > noise
-        slack = self.threshold.limit + _EPS * max(1.0, abs(self.threshold.limit))
-        if amount > slack:
-            verdict = Verdict.REGRESSION if outside_noise else Verdict.NOISE
-        elif -amount > slack and outside_noise:
-            verdict = Verdict.IMPROVED
-        else:
-            verdict = Verdict.OK
         if base:
             relative = delta / abs(base)
         else:
             relative = 0.0 if delta == 0 else math.copysign(math.inf, delta)
-        return CheckOutcome(self.spec, name, base, new, verdict, relative, noise)
+        interval = self.interval(base_rows, new_row, relative) if math.isfinite(relative) else None
+        worse_side, better_side = _sides(interval, self.metric.higher_is_better)
+        slack = self.threshold.limit + _EPS * max(1.0, abs(self.threshold.limit))
+        if amount > slack:
+            verdict = Verdict.REGRESSION if worse_side else Verdict.NOISE
+        elif -amount > slack and better_side:
+            verdict = Verdict.IMPROVED
+        else:
+            verdict = Verdict.OK
+        warnings = self.warnings(base_rows, new_row)
+        if warnings and verdict is Verdict.OK:
+            verdict = Verdict.UNSTABLE
+        return CheckOutcome(self.spec, name, base, new, verdict, relative, interval, warnings)
+
+    def warnings(self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> str:
+        return ""
+
+
+def _sides(interval: Interval | None, higher_is_better: bool) -> tuple[bool, bool]:
+    """(interval wholly on the worse side of no change, wholly on the better side); no
+    interval counts as both, so the threshold alone decides."""
+    if interval is None:
+        return True, True
+    above, below = interval.low > 0, interval.high < 0
+    return (below, above) if higher_is_better else (above, below)
 
 
 class HardCheck(Check):
@@ -237,61 +258,39 @@ class HardCheck(Check):
 
 
 class TimingCheck(Check):
-    """Latency and throughput: fails only outside both runs' noise band (module docstring)."""
+    """Latency and throughput: a regression must also be significant (module docstring)."""
 
-    def noise(self, base_row: dict[str, Any], new_row: dict[str, Any]) -> float | None:
-        bands = [noise_band(row, self.metric.name) for row in (base_row, new_row)]
-        if any(band is None for band in bands):
-            return None
-        return bands[0] + bands[1]
+    def values(self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> tuple[Any, Any]:
+        if len(base_rows) == 1:
+            return super().values(base_rows, new_row)
+        samples = pooled([row_samples(row) for row in base_rows])
+        if samples is None:
+            return super().values(base_rows, new_row)
+        value = statistic(self.metric.name, samples)
+        if self.metric.name == "throughput_ips":
+            value *= float(base_rows[-1].get("batch_size") or 1)
+        return value, new_row.get(self.metric.name)
 
+    def interval(
+        self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any], relative: float
+    ) -> Interval | None:
+        base_samples = pooled([row_samples(row) for row in base_rows])
+        new_samples = row_samples(new_row)
+        if base_samples is not None and new_samples is not None:
+            return ratio_interval(self.metric.name, base_samples, new_samples)
+        return iqr_interval(relative, base_rows[-1], new_row)
 
-_NORMAL = NormalDist()
-_Z90 = _NORMAL.inv_cdf(0.90)
-_Z99 = _NORMAL.inv_cdf(0.99)
-
-
-def _quantile_se_factor(q: float) -> float:
-    """Asymptotic standard error of a sample quantile of normal data, in sigma / sqrt(n)."""
-    return math.sqrt(q * (1 - q)) / _NORMAL.pdf(_NORMAL.inv_cdf(q))
-
-
-# The latency statistic whose band a metric uses, and that statistic's standard-error factor.
-_SE_FACTORS: dict[str, float] = {
-    "latency_ms_mean": 1.0,
-    "latency_ms_p50": _quantile_se_factor(0.50),
-    "latency_ms_p90": _quantile_se_factor(0.90),
-    "latency_ms_p99": _quantile_se_factor(0.99),
-}
-_THROUGHPUT_SOURCE = "latency_ms_mean"  # the profiler's throughput = batch_size / mean latency
+    def warnings(self, base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> str:
+        return timing_warnings(base_rows, new_row)
 
 
-def latency_sigma(row: dict[str, Any]) -> float | None:
-    """A robust per-iteration standard deviation (ms) from the row's stored spread."""
-    fields = ("latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_std")
-    p50, p90, p99, std = (row.get(name) for name in fields)
-    if p50 is not None and p90 is not None and p90 >= p50:
-        return (p90 - p50) / _Z90
-    if std is not None:
-        return float(std)
-    if p50 is not None and p99 is not None and p99 >= p50:
-        return (p99 - p50) / _Z99
-    return None
-
-
-def noise_band(row: dict[str, Any], metric: str) -> float | None:
-    """Half-width (metric units) of the interval the row's ``metric`` is known to within."""
-    if metric == "throughput_ips":
-        throughput, latency = row.get(metric), row.get(_THROUGHPUT_SOURCE)
-        band = noise_band(row, _THROUGHPUT_SOURCE)
-        if band is None or throughput is None or not latency:
-            return None
-        return float(throughput) * band / float(latency)
-    sigma = latency_sigma(row)
-    if sigma is None:
-        return None
-    iterations = max(int(row.get("iterations") or 1), 1)
-    return NOISE_Z * _SE_FACTORS[metric] * sigma / math.sqrt(iterations)
+def timing_warnings(base_rows: Sequence[dict[str, Any]], new_row: dict[str, Any]) -> str:
+    """'BASE ...; NEW ...': the distinct ``timing_warnings`` of each side ('' when stable)."""
+    return "; ".join(
+        f"{side} {text}"
+        for side, rows in (("BASE", base_rows), ("NEW", [new_row]))
+        for text in sorted({row.get("timing_warnings") for row in rows if row.get("timing_warnings")})
+    )
 
 
 _CHECK_RE = re.compile(

@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: consoles, output formats, number formatters.
+"""Helpers shared by the command modules: consoles, output formats (numbers: bench.results.formatting).
 
 Only the CLI prints. Tables and progress go through rich; `--format json` writes JSON to
 stdout and nothing else there (progress and logs go to stderr). Shared flags live in
@@ -10,11 +10,26 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from bench.results.formatting import Formatter, fmt_float, fmt_int, fmt_si, fmt_value
+
+__all__ = [
+    "FALLBACK_NUM_CLASSES",
+    "Formatter",
+    "fmt_float",
+    "fmt_int",
+    "fmt_si",
+    "fmt_value",
+    "print_json",
+    "rows_table",
+    "stderr",
+    "stdout",
+]
 
 # Piped output is not squeezed to 80 columns: tables keep one line per row in files and CI logs.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -39,38 +54,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-Formatter = Callable[[Any], str]
-
-
-def fmt_int(value: Any) -> str:
-    return "-" if value is None else f"{int(value):,}"
-
-
-def fmt_float(digits: int = 2) -> Formatter:
-    def fmt(value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return f"{float(value):,.{digits}f}"
-
-    return fmt
-
-
-def fmt_value(value: Any) -> str:
-    """A float in its shortest form (``0.001``, ``1e-05``), anything else as text."""
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def fmt_si(value: Any) -> str:
-    """12_345_678 -> '12.35M' for params and MACs."""
-    if value is None:
-        return "-"
-    value = float(value)
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return f"{value:.0f}"
 
 
 def rows_table(

@@ -1,6 +1,7 @@
-"""`bench compare BASE NEW`: gate CI on regressions between two runs.
+"""`bench compare BASE [BASE ...] NEW`: gate CI on regressions between runs.
 
-Exit 0 when no check fails, 1 on a regression, 2 on bad input (a missing or unreadable
+Several BASE runs (or a folder of them) form one baseline: timing checks pool their latency
+samples. Exit 0 when no check fails, 1 on a regression, 2 on bad input (a missing or unreadable
 results file, a wrong schema version, a bad ``--fail`` string, environments that differ
 without ``--allow-env-mismatch``, two runs with no row in common). The report goes to
 stdout (markdown, or JSON with ``--format json``); a one-line verdict goes to stderr.
@@ -20,12 +21,15 @@ metric's unit (ms, images/s, MiB, counts, accuracy points). Which way is worse i
 metric; an optional sign must point that way (+ for lower-is-better, - for higher-is-better):
   lower is better:  %(lower)s
   higher is better: %(higher)s
-Timing checks fail only when the change also lies outside both runs' noise band (their
-stored percentiles and iteration counts). Without --fail the checks are: %(defaults)s.
+Timing checks fail only when the change also is significant: the 95%% bootstrap interval of
+the change (seeded, from both runs' latency samples; BASE samples pooled over every BASE)
+excludes no change; rows without samples use an IQR rule. Rows whose timing blocks disagreed
+show as "unstable". Without --fail the checks are: %(defaults)s.
 
 examples:
   bench compare baselines/ci/results.json runs/ci --fail params:0%% --fail top1:-0.5 \\
       --fail latency_ms_p50:25%% >> "$GITHUB_STEP_SUMMARY"
+  bench compare baselines/ runs/ci --fail latency_ms_p50:10%%   # every run in baselines/ pooled
   bench compare runs/a runs/b --format json
 """
 
@@ -42,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EPILOG % {"lower": lower, "higher": higher, "defaults": " ".join(DEFAULT_CHECKS)},
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("base", metavar="BASE", help="baseline: a run directory or its results.json")
+    parser.add_argument(
+        "base",
+        metavar="BASE",
+        nargs="+",
+        help="baseline(s): run directories, results.json files or a folder of run directories (pooled)",
+    )
     parser.add_argument("new", metavar="NEW", help="the run to check: a run directory or its results.json")
     parser.add_argument(
         "--fail",
@@ -60,13 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from bench.results.results_file import read_results
+    from bench.results.results_file import read_baselines, read_results
     from reports.compare import compare_results
     from reports.thresholds import parse_checks
 
     checks = parse_checks(args.fail)
     comparison = compare_results(
-        read_results(args.base),
+        read_baselines(args.base),
         read_results(args.new),
         checks,
         allow_env_mismatch=args.allow_env_mismatch,

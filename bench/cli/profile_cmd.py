@@ -3,7 +3,11 @@
 The input shape and class count come from the data set's spec (``--dataset``, optionally
 ``--input-size``); the inputs are random tensors, the weights untrained (speed does not
 depend on them). Rows follow the result schema; ``--format json`` prints
-``{"run": environment, "rows": [...]}`` on stdout and nothing else there.
+``{"run": environment, "rows": [...], "speedups": [...]}`` on stdout and nothing else there.
+
+With ``--prune``/``--quantize`` the speedups over the baseline are measured apart from the
+rows: baseline and variants timed in alternating rounds (:mod:`bench.profiling.speedup`), the
+median ratio over the rounds reported with its lowest and highest round.
 """
 
 from __future__ import annotations
@@ -198,13 +202,18 @@ def run_profile(args: argparse.Namespace) -> int:
     with backend_flags(options):  # the environment records the flags the measurement runs with
         run = collect_environment()
     rows: list[dict[str, Any]] = []
+    speedups: list[dict[str, Any]] = []
     for name in names:
         size = input_size_for(get_model_spec(name), dataset, args.input_size)
-        rows.extend(_profile_variants(name, variants, dataset, num_classes, size, options, args))
+        model_rows, built = _profile_variants(name, variants, dataset, num_classes, size, options, args)
+        rows.extend(model_rows)
+        speedups.extend(_speedups(name, built, options))
     if args.format == "json":
-        print_json({"run": run, "rows": rows})
+        print_json({"run": run, "rows": rows, "speedups": speedups})
     else:
         _print_table(rows, options)
+        if speedups:
+            stdout.print(rows_table(speedups, SPEEDUP_COLUMNS, title=SPEEDUP_TITLE))
     return EXIT_OK
 
 
@@ -223,6 +232,30 @@ def _note_max_drop(args: argparse.Namespace, variants: list[Variant]) -> None:
         )
 
 
+SPEEDUP_TITLE = "speedup over the baseline, timed in alternating rounds (median; slowest..fastest round)"
+SPEEDUP_COLUMNS = (
+    ("model", "model", _text),
+    ("variant", "variant", _text),
+    ("batch_size", "batch", fmt_int),
+    ("speedup", "speedup", fmt_float(2)),
+    ("low", "slowest round", fmt_float(2)),
+    ("high", "fastest round", fmt_float(2)),
+)
+
+
+def _speedups(name: str, built: list[tuple[str, nn.Module, tuple[int, int, int]]], options: ProfileOptions) -> list:
+    """Interleaved speedups of the variants over the baseline (none without a baseline)."""
+    from bench.profiling.speedup import interleaved_speedups
+    from compress.variants import BASELINE
+
+    if len(built) < 2 or built[0][0] != BASELINE:
+        return []
+    shape = built[0][2]
+    models = [(variant, model) for variant, model, own in built if own == shape]
+    stderr.print(f"timing {name}: {', '.join(v for v, _ in models)} in alternating rounds ...", highlight=False)
+    return [s.to_dict() for s in interleaved_speedups(name, models, input_shape=shape, options=options)]
+
+
 def _profile_variants(
     name: str,
     variants: list[Variant],
@@ -231,8 +264,9 @@ def _profile_variants(
     input_size: int,
     options: ProfileOptions,
     args: argparse.Namespace,
-) -> list[dict[str, Any]]:
-    """Rows of every variant of one model; a variant that cannot be built is a failed row."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, nn.Module, tuple[int, int, int]]]]:
+    """Rows of every variant of one model (a variant that cannot be built is a failed row),
+    and the models built: (variant, model, input shape)."""
     from bench.profiling.profiler import profile_model
     from bench.results.schema import format_input_size, make_row
     from bench.training.requests import WeightsSource
@@ -240,6 +274,7 @@ def _profile_variants(
 
     base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": WeightsSource.UNTRAINED}
     rows: list[dict[str, Any]] = []
+    built: list[tuple[str, nn.Module, tuple[int, int, int]]] = []
     for variant in variants:
         try:
             model, float_model, extra = build_variant(
@@ -259,12 +294,13 @@ def _profile_variants(
         variant_row = {**base_row, "variant": variant.name, **extra}
         # int8 kernels run on the CPU, whatever --device says (the row's device says cpu)
         variant_options = replace(options, precision="int8", device=CPU) if variant.is_quantized else options
-        rows.extend(
-            profile_model(
-                model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
-            )
+        measured = profile_model(
+            model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
         )
-    return rows
+        rows.extend(measured)
+        if all(row["status"] == "ok" for row in measured):  # an out-of-memory variant is not timed again
+            built.append((variant.name, model, tuple(shape)))
+    return rows, built
 
 
 def _print_table(rows: list[dict[str, Any]], options: ProfileOptions) -> None:

@@ -55,6 +55,7 @@ MEASURED_FIELDS = frozenset(
         "device", "device_name", "precision", "batch_size", "threads", "channels_last",
         "compiled", "compile_ms", "warmup_iters", "iterations", "throughput_ips", "peak_mem_mb",
         "latency_ms_mean", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_std",
+        "latency_ms_min", "latency_ms_p25", "latency_ms_p75", "timing_warnings", "latency_samples_ms",
         "status", "error",
     }
 )  # fmt: skip
@@ -304,6 +305,11 @@ def _latency_fields(stats: LatencyStats, batch_size: int) -> dict[str, Any]:
         "latency_ms_p90": stats.p90_ms,
         "latency_ms_p99": stats.p99_ms,
         "latency_ms_std": stats.std_ms,
+        "latency_ms_min": stats.min_ms,
+        "latency_ms_p25": stats.p25_ms,
+        "latency_ms_p75": stats.p75_ms,
+        "timing_warnings": stats.warnings,
+        "latency_samples_ms": list(stats.samples_ms),
         "iterations": stats.iterations,
         "warmup_iters": stats.warmup_iters,
         # images per second over the timed loop: batch / mean latency

@@ -16,46 +16,64 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class Field:
-    name: str
-    type: type  # int, float or str: what the SQLite column and CSV parser expect
-    doc: str
+    """A result field: its type, meaning, who measures it, its unit and which way is better.
 
+    ``higher_is_better`` is None for fields that are not figures of merit (names, settings,
+    spreads); ``reports.thresholds`` derives its checkable metrics from it.
+    """
+
+    name: str
+    type: type  # int, float or str: what the SQLite column and CSV parser expect (list: see LIST_FIELDS)
+    doc: str
+    measured_by: str = "caller"  # see the constants below
+    unit: str = ""
+    higher_is_better: bool | None = None
+
+
+# Who measures a field (Field.measured_by):
+CALLER = "caller"  # the run plan: names and settings, never measured
+MODEL = "model"  # counted from the model itself: deterministic
+TIMER = "timer"  # bench.profiling.timing's loop: noisy, backed by the row's latency samples
+MEMORY = "memory"  # the allocator or the process's RSS during the timed loop
+EVALUATION = "evaluation"  # the test split, on a fixed seed: deterministic
+CLOCK = "wall clock"  # one wall-clock reading (no samples behind it): never gated
+RUNNER = "runner"  # bookkeeping: status, times, host
 
 CONTRACT_FIELDS: tuple[Field, ...] = (
     Field("model", str, "model name as given to the zoo"),
     Field("variant", str, "baseline, pruned-50, int8, pruned-50+int8, ..."),
     Field("dataset", str, "data set name"),
     Field("input_size", str, "CxHxW fed to the model, e.g. 1x32x32"),
-    Field("num_classes", int, "classifier outputs"),
+    Field("num_classes", int, "classifier outputs", MODEL),
     Field("device", str, "cpu or cuda:0"),
-    Field("device_name", str, "the processor's or GPU's name"),
+    Field("device_name", str, "the processor's or GPU's name", RUNNER),
     Field("precision", str, "fp32, fp16, bf16 or int8"),
-    Field("batch_size", int, "images per timed forward pass"),
-    Field("threads", int, "CPU threads torch used"),
-    Field("params", int, "parameter count"),
-    Field("trainable_params", int, "parameters with requires_grad"),
-    Field("size_mb", float, "serialized state dict, MiB"),
-    Field("macs", int, "multiply-accumulates per image (convolutions and linear layers)"),
-    Field("flops", int, "2 x macs"),
-    Field("latency_ms_mean", float, "mean latency per batch, ms"),
-    Field("latency_ms_p50", float, "median latency per batch, ms"),
-    Field("latency_ms_p90", float, "90th percentile latency per batch, ms"),
-    Field("latency_ms_p99", float, "99th percentile latency per batch, ms"),
-    Field("latency_ms_std", float, "standard deviation of latency per batch, ms"),
-    Field("iterations", int, "timed iterations behind the latency figures"),
-    Field("throughput_ips", float, "images per second"),
-    Field("peak_mem_mb", float, "peak memory: CUDA allocator on GPU, process RSS on CPU, MiB"),
-    Field("top1", float, "top-1 accuracy on the test split, percent"),
-    Field("top5", float, "top-5 accuracy on the test split, percent"),
-    Field("status", str, "ok, failed or skipped"),
-    Field("error", str, "the error message when status is not ok"),
+    Field("batch_size", int, "images per timed forward pass", unit="images"),
+    Field("threads", int, "CPU threads torch used", RUNNER, unit="threads"),
+    Field("params", int, "parameter count", MODEL, "parameters", False),
+    Field("trainable_params", int, "parameters with requires_grad", MODEL, "parameters", False),
+    Field("size_mb", float, "serialized state dict, MiB", MODEL, "MiB", False),
+    Field("macs", int, "multiply-accumulates per image (convolutions and linear layers)", MODEL, "MACs", False),
+    Field("flops", int, "2 x macs", MODEL, "FLOPs", False),
+    Field("latency_ms_mean", float, "mean latency per batch, ms", TIMER, "ms", False),
+    Field("latency_ms_p50", float, "median latency per batch, ms", TIMER, "ms", False),
+    Field("latency_ms_p90", float, "90th percentile latency per batch, ms", TIMER, "ms", False),
+    Field("latency_ms_p99", float, "99th percentile latency per batch, ms", TIMER, "ms", False),
+    Field("latency_ms_std", float, "standard deviation of latency per batch, ms (a spread, not gated)", TIMER, "ms"),
+    Field("iterations", int, "timed iterations behind the latency figures", TIMER, "iterations"),
+    Field("throughput_ips", float, "images per second: batch_size / mean latency", TIMER, "images/s", True),
+    Field("peak_mem_mb", float, "peak memory: CUDA allocator on GPU, process RSS on CPU, MiB", MEMORY, "MiB", False),
+    Field("top1", float, "top-1 accuracy on the test split, percent", EVALUATION, "points", True),
+    Field("top5", float, "top-5 accuracy on the test split, percent", EVALUATION, "points", True),
+    Field("status", str, "ok, failed or skipped", RUNNER),
+    Field("error", str, "the error message when status is not ok", RUNNER),
 )
 
 EXTRA_FIELDS: tuple[Field, ...] = (
     Field("family", str, "architecture family"),
     Field("weights", str, "trained, cached, pretrained, file or untrained (speed-only rows)"),
-    Field("loss", float, "cross-entropy on the test split"),
-    Field("top1_before_finetune", float, "pruned variants: top-1 right after pruning"),
+    Field("loss", float, "cross-entropy on the test split", EVALUATION, "nats", False),
+    Field("top1_before_finetune", float, "pruned variants: top-1 right after pruning", EVALUATION, "points", True),
     Field("prune_ratio", float, "requested channel pruning ratio"),
     Field("importance", str, "pruning importance criterion"),
     Field("quant_engine", str, "quantized engine used for int8 (x86, fbgemm, qnnpack, onednn)"),
@@ -68,19 +86,46 @@ EXTRA_FIELDS: tuple[Field, ...] = (
     ),
     Field("channels_last", int, "1 when run in channels_last memory format"),
     Field("compiled", int, "1 when run through torch.compile"),
-    Field("compile_ms", float, "torch.compile time (first call), ms, kept apart from latency"),
-    Field("warmup_iters", int, "untimed warm-up iterations"),
-    Field("unsupported_ops", str, "JSON object: operators the MAC counter skipped, with counts"),
-    Field("train_seconds", float, "training (or fine-tuning) wall time, s"),
-    Field("cell_seconds", float, "wall time of the whole cell, s"),
-    Field("host", str, "the machine that measured the row (its host name)"),
+    Field("compile_ms", float, "torch.compile time (first call), ms, kept apart from latency", CLOCK, "ms", False),
+    Field("warmup_iters", int, "untimed warm-up iterations", TIMER, "iterations"),
+    Field("unsupported_ops", str, "JSON object: operators the MAC counter skipped, with counts", MODEL),
+    Field("train_seconds", float, "training (or fine-tuning) wall time, s", CLOCK, "s", False),
+    Field("cell_seconds", float, "wall time of the whole cell, s", CLOCK, "s", False),
+    Field("host", str, "the machine that measured the row (its host name)", RUNNER),
     Field("runtime", str, "what executed the timed forward passes: eager (PyTorch eager), compile, ..."),
-    Field("created", str, "ISO time the row was written"),
+    Field("created", str, "ISO time the row was written", RUNNER),
+    Field("latency_ms_min", float, "fastest timed iteration, ms", TIMER, "ms", False),
+    Field("latency_ms_p25", float, "25th percentile latency per batch, ms", TIMER, "ms", False),
+    Field("latency_ms_p75", float, "75th percentile latency per batch, ms", TIMER, "ms", False),
+    Field(
+        "timing_warnings",
+        str,
+        "why the measurement is unstable (block medians disagree; see bench.profiling.timing); empty when stable",
+        TIMER,
+    ),
 )
 
-FIELDS: tuple[Field, ...] = CONTRACT_FIELDS + EXTRA_FIELDS
+# Per-iteration data of a row: lists, not typed columns. results.db keeps the full samples (its
+# ``samples`` table; null in results.json and empty in results.csv, which would grow by
+# megabytes); every export carries the compact quantile form (bench.results.samples), from
+# which a results.json alone can be compared.
+SAMPLES_FIELD = Field(
+    "latency_samples_ms", list, "every timed iteration's latency, ms, in measurement order (results.db only)", TIMER,
+    "ms",
+)  # fmt: skip
+QUANTILES_FIELD = Field(
+    "latency_quantiles_ms", list, "percentiles 0, 1, ..., 100 of the latency samples, ms (CSV: space-separated)",
+    TIMER, "ms",
+)  # fmt: skip
+LIST_FIELDS: tuple[Field, ...] = (SAMPLES_FIELD, QUANTILES_FIELD)
+
+FIELDS: tuple[Field, ...] = CONTRACT_FIELDS + EXTRA_FIELDS + LIST_FIELDS
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 FIELD_TYPES: dict[str, type] = {f.name: f.type for f in FIELDS}
+FIELDS_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+LIST_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in LIST_FIELDS)
+# The fields held in typed columns (SQLite) and as plain CSV cells: all but the lists.
+COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS if f.type is not list)
 
 # The fields that identify a row (../shared/CONTRACT.md, "Row key"); `--resume` and
 # `bench compare` match rows on these.
@@ -111,7 +156,7 @@ def make_row(**values: Any) -> dict[str, Any]:
     unknown = set(values) - set(FIELD_NAMES)
     if unknown:
         raise KeyError(f"not result fields: {sorted(unknown)}")
-    row = {name: None for name in FIELD_NAMES}
+    row: dict[str, Any] = {name: None for name in FIELD_NAMES}
     row.update(values)
     if row["status"] is None:
         row["status"] = "ok"

@@ -9,7 +9,9 @@ rewritten atomically from the database by :meth:`ResultStore.export`.
 
 Tables: ``run`` (one line: schema version and the environment as JSON), ``rows`` (one typed
 column per :data:`bench.results.schema.FIELDS`, unique over the row key), ``artifacts``
-(kind, model, variant -> JSON) and ``cells`` (finished cell ids).
+(kind, model, variant -> JSON), ``samples`` (row key -> the row's per-iteration latencies
+as a JSON list: ``latency_samples_ms``, kept out of the typed columns and the CSV) and
+``cells`` (finished cell ids).
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ from typing import Any, NamedTuple
 from bench.atomic import atomic_write_text
 from bench.errors import BenchError
 from bench.results.results_file import RESULTS_JSON, write_results_json
-from bench.results.schema import FIELD_NAMES, FIELD_TYPES, SCHEMA_VERSION, row_key
+from bench.results.samples import json_samples
+from bench.results.schema import (
+    COLUMN_NAMES,
+    FIELD_NAMES,
+    FIELD_TYPES,
+    QUANTILES_FIELD,
+    SAMPLES_FIELD,
+    SCHEMA_VERSION,
+    row_key,
+)
 
 RESULTS_DB = "results.db"
 RESULTS_CSV = "results.csv"
@@ -61,7 +72,7 @@ def _quote(name: str) -> str:
 
 
 def _schema_sql() -> list[str]:
-    columns = ",\n  ".join(f"{_quote(f)} {_SQL_TYPES[FIELD_TYPES[f]]}" for f in FIELD_NAMES)
+    columns = ",\n  ".join(f"{_quote(f)} {_SQL_TYPES[FIELD_TYPES[f]]}" for f in COLUMN_NAMES)
     return [
         "CREATE TABLE IF NOT EXISTS run (id INTEGER PRIMARY KEY CHECK (id = 1),"
         " schema_version INTEGER NOT NULL, info TEXT NOT NULL DEFAULT '{}')",
@@ -70,12 +81,14 @@ def _schema_sql() -> list[str]:
         "CREATE TABLE IF NOT EXISTS artifacts (kind TEXT NOT NULL, model TEXT NOT NULL,"
         " variant TEXT NOT NULL, data TEXT NOT NULL, cell_id TEXT, PRIMARY KEY (kind, model, variant))",
         "CREATE TABLE IF NOT EXISTS cells (cell_id TEXT PRIMARY KEY, finished TEXT NOT NULL, n_rows INTEGER NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS samples ({_KEY_COLUMN} TEXT PRIMARY KEY, {_CELL_COLUMN} TEXT,"
+        " latency_ms TEXT NOT NULL)",
     ]
 
 
 def _upsert_row_sql() -> str:
     """Insert a row, or update the row with the same key in place (keeping its position)."""
-    columns = [_KEY_COLUMN, _CELL_COLUMN, *FIELD_NAMES]
+    columns = [_KEY_COLUMN, _CELL_COLUMN, *COLUMN_NAMES]
     names = ", ".join(_quote(c) for c in columns)
     updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns[1:])
     placeholders = ", ".join("?" * len(columns))
@@ -108,11 +121,18 @@ def _coerce(field: str, value: Any) -> Any:
 
 
 def normalize_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Every schema field, typed; unknown fields raise (a misspelt field must not vanish)."""
+    """Every schema field, typed; unknown fields raise (a misspelt field must not vanish).
+
+    The samples are a list of floats (or None); the quantiles are derived from them.
+    """
     unknown = set(row) - set(FIELD_NAMES)
     if unknown:
         raise KeyError(f"not result fields: {sorted(unknown)}")
-    return {name: _coerce(name, row.get(name)) for name in FIELD_NAMES}
+    typed = {name: _coerce(name, row.get(name)) for name in COLUMN_NAMES}
+    samples = row.get(SAMPLES_FIELD.name)
+    typed[SAMPLES_FIELD.name] = [float(value) for value in samples] if samples else None
+    typed[QUANTILES_FIELD.name] = json_samples(row)
+    return {name: typed[name] for name in FIELD_NAMES}
 
 
 class ResultStore:
@@ -170,7 +190,7 @@ class ResultStore:
             raise BenchError(
                 f"{self.path} is not a cnnbench results database", "pass a run directory written by `bench run`"
             )
-        if tables >= {"run", "rows", "artifacts", "cells"} and not self._missing_columns():
+        if tables >= {"run", "rows", "artifacts", "cells", "samples"} and not self._missing_columns():
             return  # an existing store: reading it writes nothing
         with self._transaction():
             for statement in _schema_sql():
@@ -182,7 +202,7 @@ class ResultStore:
 
     def _missing_columns(self) -> list[str]:
         present = {row[1] for row in self._db.execute("PRAGMA table_info(rows)")}
-        return [name for name in FIELD_NAMES if name not in present]
+        return [name for name in COLUMN_NAMES if name not in present]
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -253,8 +273,17 @@ class ResultStore:
         written = set(keys)
         stale = [(seq,) for seq, key in previous.fetchall() if key not in written]
         self._db.executemany("DELETE FROM rows WHERE seq = ?", stale)
-        values = [(key, cell_id, *(row[f] for f in FIELD_NAMES)) for key, row in zip(keys, rows)]
+        values = [(key, cell_id, *(row[f] for f in COLUMN_NAMES)) for key, row in zip(keys, rows)]
         self._db.executemany(_UPSERT_ROW, values)
+        self._db.execute(f"DELETE FROM samples WHERE {_CELL_COLUMN} = ?", (cell_id,))
+        self._db.executemany(
+            f"INSERT OR REPLACE INTO samples ({_KEY_COLUMN}, {_CELL_COLUMN}, latency_ms) VALUES (?, ?, ?)",
+            [
+                (key, cell_id, json.dumps(row[SAMPLES_FIELD.name]))
+                for key, row in zip(keys, rows)
+                if row.get(SAMPLES_FIELD.name)
+            ],
+        )
 
     def _replace_artifacts(self, cell_id: str, encoded: list[tuple[str, str, str, str]]) -> None:
         kept = {item[:3] for item in encoded}
@@ -272,16 +301,28 @@ class ResultStore:
     # -- reading ---------------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every row with every schema field, in the order rows were first written."""
-        names = ", ".join(_quote(f) for f in FIELD_NAMES)
-        cursor = self._db.execute(f"SELECT {names} FROM rows ORDER BY seq")
-        return [dict(zip(FIELD_NAMES, values)) for values in cursor]
+        """Every row with every schema field, in the order rows were first written; timed rows
+        also carry their ``latency_samples_ms``."""
+        return self._select_rows("", ())
 
     def rows_of_cell(self, cell_id: str) -> list[dict[str, Any]]:
         """The rows a cell wrote (what ``--resume`` keeps of a finished cell)."""
-        names = ", ".join(_quote(f) for f in FIELD_NAMES)
-        cursor = self._db.execute(f"SELECT {names} FROM rows WHERE {_CELL_COLUMN} = ? ORDER BY seq", (cell_id,))
-        return [dict(zip(FIELD_NAMES, values)) for values in cursor]
+        return self._select_rows(f"WHERE rows.{_CELL_COLUMN} = ?", (cell_id,))
+
+    def _select_rows(self, where: str, parameters: tuple[Any, ...]) -> list[dict[str, Any]]:
+        names = ", ".join(f"rows.{_quote(f)}" for f in COLUMN_NAMES)
+        cursor = self._db.execute(
+            f"SELECT {names}, samples.latency_ms FROM rows LEFT JOIN samples USING ({_KEY_COLUMN}) "
+            f"{where} ORDER BY rows.seq",
+            parameters,
+        )
+        found = []
+        for *values, samples in cursor:
+            row = dict(zip(COLUMN_NAMES, values))
+            row[SAMPLES_FIELD.name] = json.loads(samples) if samples is not None else None
+            row[QUANTILES_FIELD.name] = json_samples(row)
+            found.append({name: row[name] for name in FIELD_NAMES})
+        return found
 
     def artifacts(self, kind: str) -> dict[tuple[str, str], Any]:
         """``{(model, variant): data}`` of one kind, in the order they were first written."""
@@ -302,12 +343,19 @@ class ResultStore:
 
 
 def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """CSV text: a header of the schema field names, empty cells where a field is null."""
+    """CSV text: a header of the schema field names, empty cells where a field is null.
+
+    The samples stay in results.db (their cell is empty); the quantiles are one cell of
+    space-separated numbers.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(FIELD_NAMES)
     for row in rows:
-        writer.writerow(["" if row.get(name) is None else row.get(name) for name in FIELD_NAMES])
+        cells = {name: row.get(name) for name in COLUMN_NAMES}
+        quantiles = json_samples(row)
+        cells[QUANTILES_FIELD.name] = " ".join(f"{v:g}" for v in quantiles) if quantiles else None
+        writer.writerow(["" if cells.get(name) is None else cells[name] for name in FIELD_NAMES])
     return buffer.getvalue()
 
 

@@ -82,3 +82,26 @@ def test_a_comparison_without_change_gives_a_reason(results_rows, tmp_path: Path
     result = plot_change(comparison, tmp_path / "change.png")
     assert result.path is None and "no checked value changed" in result.reason
     assert not (tmp_path / "change.png").exists()
+
+
+def test_timing_outcomes_give_their_bootstrap_interval() -> None:
+    import numpy as np
+
+    from bench.results.schema import make_row
+
+    rng = np.random.default_rng(0)
+
+    def row(scale: float) -> dict:
+        samples = rng.normal(1.0, 0.02, 200) * scale
+        return make_row(
+            model="lenet5", variant="baseline", dataset="digits", input_size="1x32x32", device="cpu",
+            precision="fp32", batch_size=1, latency_ms_p50=float(np.median(samples)), iterations=200,
+            latency_samples_ms=samples.tolist(),
+        )  # fmt: skip
+
+    comparison = compare_results(
+        ResultSet({}, [row(1.0)], Path("a")), ResultSet({}, [row(1.4)], Path("b")), parse_checks(None)
+    )
+    outcome = next(o for o in comparison.rows[0].outcomes if o.metric == "latency_ms_p50")
+    low, high = change_interval(outcome)
+    assert low < outcome.relative < high and low > 0.3

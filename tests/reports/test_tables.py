@@ -130,3 +130,21 @@ def test_to_markdown_renders_a_pipe_table() -> None:
     assert to_markdown(frame) == (
         "| model | params | p50 ms |\n| --- | ---: | ---: |\n| lenet5 | 61,706 | 0.50 |\n| vgg\\|11 | - | 12.2 |\n"
     )
+
+
+def test_unstable_rows_are_listed_with_why() -> None:
+    from bench.results.schema import make_row
+    from reports.markdown import _results
+    from reports.tables import unstable_table
+
+    where = {"dataset": "digits", "input_size": "1x32x32", "device": "cpu", "precision": "fp32", "batch_size": 1}
+    why = "unstable: the medians of 5 timing blocks differ by 40% of the median"
+    rows = [
+        make_row(model="lenet5", variant="baseline", latency_ms_p50=0.3, timing_warnings=why, **where),
+        make_row(model="resnet20", variant="baseline", latency_ms_p50=2.0, timing_warnings="", **where),
+    ]
+    table = unstable_table(rows)
+    assert table["model"].tolist() == ["lenet5"] and table["timing"].tolist() == ["unstable"]
+    text = _results(rows)
+    assert "Of the ok rows, 1 timed unstable" in text and "### Unstable timings" in text and why in text
+    assert "Unstable timings" not in _results(rows[1:])

@@ -127,3 +127,14 @@ def test_max_drop_on_untrained_weights_says_so_and_keeps_full_int8(capsys: pytes
     rows = {r["variant"]: r for r in json.loads(captured.out)["rows"]}
     assert rows["int8"]["float_layers"] == "" and rows["baseline"]["float_layers"] is None
     assert "--max-drop 0.5: bench profile measures untrained weights" in captured.err
+
+
+def test_speedups_over_the_baseline_come_from_interleaved_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    payload = run_json(capsys, "lenet5", "--prune", "0.5", "--quantize", "int8")
+    speedups = payload["speedups"]
+    assert [(s["variant"], s["reference"]) for s in speedups] == [
+        ("pruned-50", "baseline"), ("int8", "baseline"), ("pruned-50+int8", "baseline")
+    ]  # fmt: skip
+    for item in speedups:
+        assert item["low"] <= item["speedup"] <= item["high"] and item["rounds"] == 5 and item["batch_size"] == 1
+    assert run_json(capsys, "lenet5")["speedups"] == []  # nothing to compare with

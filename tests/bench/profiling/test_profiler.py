@@ -192,3 +192,12 @@ def test_cuda_sweep_with_fp16_and_oom(lenet: nn.Module) -> None:
     assert rows[1]["error"] == f"CUDA out of memory at batch {2**40 // 4096}"
     assert rows[0]["device"] == "cuda:0" and rows[0]["peak_mem_mb"] > 0
     assert rows[2]["latency_ms_p50"] > 0
+
+
+def test_rows_keep_their_samples_and_quartiles(lenet: nn.Module) -> None:
+    (row,) = profile_model(lenet, input_shape=(1, 32, 32), options=options(), base_row={"variant": "baseline"})
+    samples = row["latency_samples_ms"]
+    assert len(samples) == row["iterations"] >= 3
+    assert row["latency_ms_min"] == min(samples)
+    assert row["latency_ms_min"] <= row["latency_ms_p25"] <= row["latency_ms_p50"] <= row["latency_ms_p75"]
+    assert isinstance(row["timing_warnings"], str)  # empty, or why the timing blocks disagreed

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.profiling.timing import TimingConfig, measure_latency, percentile, summarize
+from bench.profiling.timing import (
+    BLOCK_TOLERANCE,
+    TimingConfig,
+    measure_interleaved,
+    measure_latency,
+    percentile,
+    summarize,
+)
 
 
 class Counter:
@@ -114,3 +121,40 @@ def test_cuda_events_time_gpu_work() -> None:
     a = torch.randn(2048, 2048, device="cuda")
     stats = measure_latency(lambda: a @ a, device="cuda", config=TimingConfig(min_iters=5, min_time_s=0.05))
     assert stats.iterations >= 5 and stats.p50_ms > 0
+
+
+def test_samples_and_blocks_are_kept_in_measurement_order() -> None:
+    fn = Counter()
+    config = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=20, min_time_s=0.0, blocks=5)
+    stats = measure_latency(fn, config=config)
+    assert len(stats.samples_ms) == stats.iterations == 20
+    assert len(stats.block_medians_ms) == 5
+    ordered = sorted(stats.samples_ms)
+    assert stats.min_ms == ordered[0]
+    assert stats.p25_ms == pytest.approx(np.percentile(ordered, 25))
+    assert stats.p75_ms == pytest.approx(np.percentile(ordered, 75))
+
+
+def test_blocks_whose_medians_disagree_give_a_warning() -> None:
+    steady = summarize([1.0] * 50, warmup_iters=0, total_s=1.0, blocks=[[1.0] * 10] * 5)
+    assert steady.warnings == ""
+    # a tenth of the calls preempted in every block: the medians agree, no warning
+    tail = [[1.0] * 9 + [30.0]] * 5
+    assert summarize([v for b in tail for v in b], warmup_iters=0, total_s=1.0, blocks=tail).warnings == ""
+    # a load that starts half-way: the last blocks are 1.5x slower
+    drift = [[1.0] * 10] * 3 + [[1.5] * 10] * 2
+    warned = summarize([v for b in drift for v in b], warmup_iters=0, total_s=1.0, blocks=drift)
+    assert warned.warnings.startswith("unstable: the medians of 5 timing blocks differ by 50%")
+    assert f"tolerance {BLOCK_TOLERANCE:.0%}" in warned.warnings
+
+
+def test_interleaved_rounds_give_per_round_speedups() -> None:
+    slow, fast = Counter(sleep_s=0.004), Counter(sleep_s=0.001)
+    config = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=6, min_time_s=0.0)
+    result = measure_interleaved([slow, fast], rounds=3, config=config)
+    assert [len(s.block_medians_ms) for s in result.stats] == [3, 3]
+    assert [s.iterations for s in result.stats] == [6, 6]
+    assert result.speedups[0] == (1.0, 1.0, 1.0)
+    median, low, high = result.speedup(1)
+    assert low <= median <= high and median > 1.5  # 4 ms vs 1 ms (+ sleep overhead)
+    assert slow.calls == fast.calls == 7
