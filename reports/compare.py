@@ -22,7 +22,7 @@ from typing import Any
 from bench.errors import EXIT_FAILED, EXIT_OK, BenchError
 from bench.results.formatting import format_value
 from bench.results.results_file import ResultSet
-from bench.results.schema import DEFAULT_RUNTIME, KEY_DEFAULTS, KEY_FIELDS, key_dict, row_key
+from bench.results.schema import DEFAULT_RUNTIME, KEY_DEFAULTS, KEY_FIELDS, Status, key_dict, row_key
 from reports.robust import LEVEL, RESAMPLES
 from reports.thresholds import Check, CheckOutcome, Verdict, timing_warnings
 
@@ -120,12 +120,12 @@ class RowComparison:
 
     @property
     def both_ok(self) -> bool:
-        return self.base_status == "ok" and self.new_status == "ok"
+        return self.base_status == Status.OK and self.new_status == Status.OK
 
     @property
     def broke(self) -> bool:
         """Measured in BASE, failed in NEW."""
-        return self.base_status == "ok" and self.new_status == "failed"
+        return self.base_status == Status.OK and self.new_status == Status.FAILED
 
     def regressions(self) -> list[Regression]:
         found = [Regression(self.key, o.check, o.explain()) for o in self.outcomes if o.regressed]
@@ -249,7 +249,7 @@ def _describe_run(path: Path, run: dict[str, Any]) -> str:
 
 def _status_line(row: RowComparison) -> str:
     def side(status: str, error: str | None) -> str:
-        return status + (f" ({error})" if error and status != "ok" else "")
+        return status + (f" ({error})" if error and status != Status.OK else "")
 
     base, new = side(row.base_status, row.base_error), side(row.new_status, row.new_error)
     return f"{row_label(row.key)}: BASE {base}, NEW {new}"
@@ -357,13 +357,13 @@ def _compare_rows(base_pool: list[dict[str, Any]], new_row: dict[str, Any], chec
     base_row = base_pool[-1]
     row = RowComparison(
         key=key_dict(base_row),
-        base_status=base_row.get("status") or "ok",
-        new_status=new_row.get("status") or "ok",
+        base_status=base_row.get("status") or Status.OK,
+        new_status=new_row.get("status") or Status.OK,
         base_error=base_row.get("error"),
         new_error=new_row.get("error"),
     )
     if row.both_ok:
-        measured = [candidate for candidate in base_pool if (candidate.get("status") or "ok") == "ok"]
+        measured = [candidate for candidate in base_pool if (candidate.get("status") or Status.OK) == Status.OK]
         row.outcomes = [check.evaluate(measured, new_row) for check in checks]
         row.timing_warnings = timing_warnings(measured, new_row)
     return row

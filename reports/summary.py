@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bench.results.schema import Status
 from compress.variants import BASELINE, QUANT_SCHEMES
 from reports.tables import Row, is_eager_float, ok_rows, reference_for, runtime_of
 
@@ -165,10 +166,10 @@ def slower_than_eager_float(rows: Iterable[Row]) -> list[Slowdown]:
 
 def failures_line(rows: Sequence[Row], *, shown: int = 3) -> str:
     """The run's failures in one sentence: counts, then the first few rows with their errors."""
-    bad = [row for row in rows if row.get("status") != "ok"]
+    bad = [row for row in rows if row.get("status") != Status.OK]
     if not bad:
         return f"none: all {len(rows)} rows are ok." if rows else "none: the run stored no rows yet."
-    counts = {status: sum(row.get("status") == status for row in bad) for status in ("failed", "skipped")}
+    counts = {status: sum(row.get("status") == status for row in bad) for status in (Status.FAILED, Status.SKIPPED)}
     parts = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     named = "; ".join(_failure(row) for row in bad[:shown])
     more = f"; and {len(bad) - shown} more" if len(bad) > shown else ""

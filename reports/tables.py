@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.results.formatting import format_cell
+from bench.results.schema import Status
 from compress.variants import BASELINE
 
 Row = dict[str, Any]
@@ -24,7 +25,7 @@ REDUCTIONS = (("params", "params reduction (x)"), ("macs", "MACs reduction (x)")
 
 
 def ok_rows(rows: Iterable[Row]) -> list[Row]:
-    return [row for row in rows if row.get("status") == "ok"]
+    return [row for row in rows if row.get("status") == Status.OK]
 
 
 def _first(rows: Iterable[Row], field: str) -> Any:
@@ -230,7 +231,7 @@ def failures_table(rows: Iterable[Row]) -> pd.DataFrame:
     records = [
         {**_where(row), "status": row.get("status"), "error": row.get("error") or "(no message)"}
         for row in rows
-        if row.get("status") != "ok"
+        if row.get("status") != Status.OK
     ]
     return pd.DataFrame.from_records(records, columns=[*WHERE_COLUMNS, "status", "error"])
 

@@ -41,6 +41,7 @@ from bench.cli.common import (
     stdout,
 )
 from bench.errors import EXIT_OK, BenchError
+from bench.results.schema import Status
 
 if TYPE_CHECKING:  # heavy imports stay inside the handler, so `bench --help` stays fast
     from torch import nn
@@ -287,7 +288,7 @@ def _profile_variants(
                 engine=args.engine,
             )
         except BenchError as exc:  # e.g. a model torch-pruning cannot prune: the other rows go on
-            rows.append(make_row(model=name, variant=variant.name, **base_row, status="failed", error=str(exc)))
+            rows.append(make_row(model=name, variant=variant.name, **base_row, status=Status.FAILED, error=str(exc)))
             continue
         shape = model.bench_cfg.input_size
         stderr.print(f"profiling {name} {variant.name} at {format_input_size(shape)} ...", highlight=False)
@@ -298,18 +299,18 @@ def _profile_variants(
             model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
         )
         rows.extend(measured)
-        if all(row["status"] == "ok" for row in measured):  # an out-of-memory variant is not timed again
+        if all(row["status"] == Status.OK for row in measured):  # an out-of-memory variant is not timed again
             built.append((variant.name, model, tuple(shape)))
     return rows, built
 
 
 def _print_table(rows: list[dict[str, Any]], options: ProfileOptions) -> None:
     columns = TABLE_COLUMNS + ((("compile_ms", "compile ms", fmt_float(0)),) if options.compile else ())
-    if any(row["status"] != "ok" for row in rows):
+    if any(row["status"] != Status.OK for row in rows):
         columns += (("status", "status", _text),)
     stdout.print(rows_table(rows, columns, title=_table_title(rows)))
     for row in rows:
-        if row["status"] != "ok":
+        if row["status"] != Status.OK:
             batch = f" batch {row['batch_size']}" if row["batch_size"] else ""
             stderr.print(f"{row['model']} {row['variant']}{batch}: {row['error']}", highlight=False, markup=False)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.cli.common import fmt_value, stderr
+from bench.results.schema import Status
 from bench.runner.observer import SilentObserver, worker_name
 
 
@@ -253,7 +254,7 @@ class TuneProgress:
         return _TrialSteps(self)
 
     def on_trial_end(self, trial: Any) -> None:
-        score = f"val top-1 {trial.val_top1:.2f}%" if trial.status == "ok" else "failed"
+        score = f"val top-1 {trial.val_top1:.2f}%" if trial.status == Status.OK else "failed"
         self._progress.console.print(
             f"trial {trial.index}: {describe_params(trial.params)}: {score} ({trial.seconds:.1f} s)", highlight=False
         )

@@ -43,7 +43,7 @@ from bench.profiling.environment import device_name
 from bench.profiling.memory import PeakMemory
 from bench.profiling.memory_estimate import is_out_of_memory
 from bench.profiling.timing import LatencyStats, TimingConfig, measure_latency
-from bench.results.schema import DEFAULT_RUNTIME, format_input_size, make_row
+from bench.results.schema import DEFAULT_RUNTIME, Status, format_input_size, make_row
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -251,8 +251,8 @@ def _profile_batch(
         if not is_out_of_memory(exc):
             raise
         where = "CUDA " if options.device.type == "cuda" else ""
-        measured = {"status": "failed", "error": f"{where}out of memory at batch {batch_size}"}
-    if measured.get("status") == "failed":  # outside the except: the traceback's tensors are gone
+        measured = {"status": Status.FAILED, "error": f"{where}out of memory at batch {batch_size}"}
+    if measured.get("status") == Status.FAILED:  # outside the except: the traceback's tensors are gone
         gc.collect()
         if options.device.type == "cuda":
             torch.cuda.empty_cache()

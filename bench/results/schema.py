@@ -9,6 +9,7 @@ takes its field list from here. The first block is the user contract
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -148,7 +149,19 @@ DEFAULT_RUNTIME = "eager"
 # were eager, contiguous and uncompiled, so they keep matching today's rows.
 KEY_DEFAULTS: dict[str, Any] = {"runtime": DEFAULT_RUNTIME, "channels_last": 0, "compiled": 0}
 
-STATUSES = ("ok", "failed", "skipped")
+
+class Status(str, Enum):
+    """A row's ``status``. A ``str`` enum: members equal, print and serialize as their value."""
+
+    OK = "ok"  # measured
+    FAILED = "failed"  # the cell (or this batch size) raised; ``error`` says why
+    SKIPPED = "skipped"  # not run, e.g. the baseline it depends on failed
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 
 
 def make_row(**values: Any) -> dict[str, Any]:
@@ -159,9 +172,10 @@ def make_row(**values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {name: None for name in FIELD_NAMES}
     row.update(values)
     if row["status"] is None:
-        row["status"] = "ok"
+        row["status"] = Status.OK.value
     if row["status"] not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {row['status']!r}")
+    row["status"] = Status(row["status"]).value  # a plain string in every row
     return row
 
 

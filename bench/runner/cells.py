@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
+from bench.results.schema import Status
 from bench.results.store import Artifact
 from bench.runner.config import Cell, RunConfig
 from bench.runner.observer import RunObserver, worker_name
@@ -35,7 +36,7 @@ class CellResult:
     cell: Cell
     rows: list[dict[str, Any]]
     artifacts: list[Artifact] = field(default_factory=list)
-    status: str = "ok"
+    status: str = Status.OK
     error: str | None = None
     seconds: float = 0.0
     worker: str = ""  # host:pid of the process that ran it
@@ -59,21 +60,21 @@ def run_model_cells(
     for cell in cells:
         observer.on_cell_start(cell.model, cell.variant.name)
         began = time.perf_counter()
-        status, error = "ok", None
+        status, error = Status.OK, None
         if session.baseline_error is not None:
-            status, error = "skipped", f"not run: the baseline failed ({one_line(session.baseline_error)})"
-            rows, artifacts = session.failed_rows(cell.variant, error, status="skipped"), []
+            status, error = Status.SKIPPED, f"not run: the baseline failed ({one_line(session.baseline_error)})"
+            rows, artifacts = session.failed_rows(cell.variant, error, status=Status.SKIPPED), []
         else:
             try:
                 outcome = session.run_cell(cell.variant)
                 rows, artifacts = outcome.rows, outcome.artifacts
-                if any(row["status"] != "ok" for row in rows):  # e.g. an out-of-memory batch size
-                    status = "failed"
-                    error = next(row["error"] for row in rows if row["status"] != "ok")
+                if any(row["status"] != Status.OK for row in rows):  # e.g. an out-of-memory batch size
+                    status = Status.FAILED
+                    error = next(row["error"] for row in rows if row["status"] != Status.OK)
             except (Exception, torch.cuda.OutOfMemoryError) as exc:
                 if isinstance(exc, DamagedCheckpoint):  # only raised under --damaged-cache stop: stop the run
                     raise
-                status, error = "failed", one_line(exc)
+                status, error = Status.FAILED, one_line(exc)
                 rows, artifacts = session.failed_rows(cell.variant, error), []
                 free_memory()
         seconds = time.perf_counter() - began
@@ -91,7 +92,7 @@ def lost_cells(
     for cell in cells:
         rows = session.failed_rows(cell.variant, error)
         stamp(rows, 0.0, "")
-        results.append(CellResult(cell, rows, [], "failed", error, 0.0, ""))
+        results.append(CellResult(cell, rows, [], Status.FAILED, error, 0.0, ""))
     return results
 
 

@@ -27,6 +27,7 @@ from bench.errors import BenchError
 from bench.profiling.environment import collect_environment
 from bench.profiling.profiler import ProfileOptions, backend_flags, thread_count
 from bench.results.lock import LOCK_FILE, run_dir_lock
+from bench.results.schema import Status
 from bench.results.store import RESULTS_DB, ResultStore
 from bench.runner.cells import CellResult
 from bench.runner.config import RunConfig, check_resumable
@@ -119,7 +120,7 @@ def _commit_results(store: ResultStore, observer: RunObserver, summary: RunSumma
         store.commit_cell(result.cell_id, result.rows, result.artifacts)
         store.export()
         summary.cells_run += 1
-        if result.status != "ok":
+        if result.status != Status.OK:
             summary.failed.append(result.cell_id)
         cell = result.cell
         observer.on_cell_end(
@@ -219,7 +220,7 @@ def _finished_cells(store: ResultStore) -> set[str]:
     """Cells committed with every row ok or skipped; failed cells are tried again."""
     finished = set()
     for cell_id in store.done_cells():
-        if all(row["status"] != "failed" for row in store.rows_of_cell(cell_id)):
+        if all(row["status"] != Status.FAILED for row in store.rows_of_cell(cell_id)):
             finished.add(cell_id)
     return finished
 

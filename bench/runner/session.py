@@ -20,7 +20,7 @@ from bench.devices import device_label
 from bench.profiling.profiler import ProfileOptions, profile_model
 from bench.provider.observer import PhaseClock
 from bench.provider.provider import ModelProvider
-from bench.results.schema import format_input_size, make_row
+from bench.results.schema import Status, format_input_size, make_row
 from bench.results.store import EVALUATION, HISTORY, Artifact
 from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver
@@ -140,7 +140,7 @@ class ModelSession:
         float_model.cpu()
         return rows
 
-    def failed_rows(self, variant: Variant, error: str, status: str = "failed") -> list[dict[str, Any]]:
+    def failed_rows(self, variant: Variant, error: str, status: str = Status.FAILED) -> list[dict[str, Any]]:
         """One row per planned device and batch size, carrying the error (nothing silently missing)."""
         shape = self.provider.input_shape()
         return [

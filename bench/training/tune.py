@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from bench.atomic import atomic_write_text
 from bench.data import DataSplits, get_dataset_spec
 from bench.errors import BenchError, suggest
+from bench.results.schema import Status
 from bench.training.recipes import OPTIMIZERS, SCHEDULES, Recipe
 from bench.training.requests import DataRequest, TrainingRequest, model_for_splits, splits_for_model, training_recipe
 from bench.training.trainer import TrainCallback, fit
@@ -178,7 +179,7 @@ class Trial:
     index: int
     params: dict[str, Any]
     recipe: Recipe
-    status: str = "ok"  # ok, or failed (training diverged)
+    status: str = Status.OK  # ok, or failed (training diverged)
     val_top1: float | None = None  # the kept epoch's
     val_loss: float | None = None
     best_epoch: int | None = None
@@ -188,7 +189,7 @@ class Trial:
 
     def rank_key(self) -> tuple[int, float, float]:
         """Sorts best first: finished trials, higher validation top-1, then lower loss."""
-        if self.status != "ok" or self.val_top1 is None:
+        if self.status != Status.OK or self.val_top1 is None:
             return (1, 0.0, 0.0)
         return (0, -self.val_top1, self.val_loss if self.val_loss is not None else math.inf)
 
@@ -260,7 +261,7 @@ def tune(
         try:
             result = fit(model, splits, trial.recipe, device=device, seed=seed, callback=train_callback)
         except BenchError as exc:  # a diverging recipe is a result of the search, not its end
-            trial.status, trial.error = "failed", str(exc)
+            trial.status, trial.error = Status.FAILED, str(exc)
         else:
             kept = result.history[result.best_epoch - 1]
             trial.val_top1, trial.val_loss, trial.best_epoch = result.best_val_top1, kept["val_loss"], result.best_epoch
@@ -270,7 +271,7 @@ def tune(
         if callback:
             callback.on_trial_end(trial)
     ranked = sorted(trials, key=Trial.rank_key)
-    if ranked[0].status != "ok":
+    if ranked[0].status != Status.OK:
         raise BenchError(
             f"every trial of the grid failed (first: {ranked[0].error})",
             "search gentler values (lower learning rates)",
