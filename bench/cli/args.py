@@ -196,6 +196,26 @@ def add_compression_args(parser: argparse.ArgumentParser, *, prune: str, quantiz
     )
 
 
+def add_runtime_arg(parser: argparse.ArgumentParser) -> None:
+    """``--runtime LIST`` (`bench profile` and `bench run`): an axis, like ``--batch-sizes``."""
+    from bench.results.schema import DEFAULT_RUNTIME
+
+    parser.add_argument(
+        "--runtime",
+        default=DEFAULT_RUNTIME,
+        metavar="LIST",
+        help="who executes every variant: eager, compile (torch.compile; pt2e int8), openvino (NNCF int8), "
+        f"onnxruntime (QDQ int8), comma-separated; converting runtimes run on the CPU (default: {DEFAULT_RUNTIME})",
+    )
+
+
+def check_runtime_arg(args: argparse.Namespace) -> tuple[str, ...]:
+    """The runtimes of ``--runtime``: known names whose packages are installed."""
+    from compress.runtimes import parse_runtimes
+
+    return parse_runtimes(args.runtime)
+
+
 def check_compression_args(args: argparse.Namespace) -> tuple[list[float], str | None]:
     """The pruning ratios and quantization of :func:`add_compression_args`'s flags; the criterion
     is checked whatever the ratios, the engine whenever int8 is asked for."""

@@ -24,9 +24,11 @@ from bench.cli.args import (
     add_format_arg,
     add_input_size_arg,
     add_positive,
+    add_runtime_arg,
     add_threads_arg,
     add_timing_args,
     check_compression_args,
+    check_runtime_arg,
     parse_batch_sizes,
     timing_from_args,
 )
@@ -41,7 +43,7 @@ from bench.cli.common import (
     stdout,
 )
 from bench.errors import EXIT_OK, BenchError
-from bench.results.schema import Status
+from bench.results.schema import DEFAULT_RUNTIME, Status
 
 if TYPE_CHECKING:  # heavy imports stay inside the handler, so `bench --help` stays fast
     from torch import nn
@@ -61,6 +63,7 @@ def _text(value: Any) -> str:
 TABLE_COLUMNS = (
     ("model", "model", _text),
     ("variant", "variant", _text),
+    ("runtime", "runtime", _text),
     ("input_size", "input", _text),
     ("batch_size", "batch", fmt_int),
     ("params", "params", fmt_si),
@@ -92,6 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
     add_threads_arg(parser)
     add_compression_args(parser, prune="none", quantize="none")
+    add_runtime_arg(parser)
     parser.add_argument(
         "--max-drop",
         type=float,
@@ -195,6 +199,12 @@ def run_profile(args: argparse.Namespace) -> int:
     num_classes = args.num_classes or dataset.num_classes or FALLBACK_NUM_CLASSES
     variants = plan_profile_variants(args)
     options = build_options(args)
+    runtimes = check_runtime_arg(args)
+    if runtimes != (DEFAULT_RUNTIME,) and (options.device.type != "cpu" or options.compile):
+        raise BenchError(
+            f"--runtime {args.runtime}: converting runtimes run on the CPU, without --compile",
+            "use --device cpu and drop --compile (or --runtime eager)",
+        )
     _note_max_drop(args, variants)
     for name in names:
         size = input_size_for(get_model_spec(name), dataset, args.input_size)
@@ -206,7 +216,7 @@ def run_profile(args: argparse.Namespace) -> int:
     speedups: list[dict[str, Any]] = []
     for name in names:
         size = input_size_for(get_model_spec(name), dataset, args.input_size)
-        model_rows, built = _profile_variants(name, variants, dataset, num_classes, size, options, args)
+        model_rows, built = _profile_variants(name, variants, dataset, num_classes, size, options, args, runtimes)
         rows.extend(model_rows)
         speedups.extend(_speedups(name, built, options))
     if args.format == "json":
@@ -265,9 +275,11 @@ def _profile_variants(
     input_size: int,
     options: ProfileOptions,
     args: argparse.Namespace,
+    runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,),
 ) -> tuple[list[dict[str, Any]], list[tuple[str, nn.Module, tuple[int, int, int]]]]:
-    """Rows of every variant of one model (a variant that cannot be built is a failed row),
-    and the models built: (variant, model, input shape)."""
+    """Rows of every variant of one model and runtime (a variant that cannot be built, or a
+    runtime that cannot convert it, is a failed row), and the models built: (label, model,
+    input shape); a converting runtime's model is labelled ``variant (runtime)``."""
     from bench.profiling.profiler import profile_model
     from bench.results.schema import format_input_size, make_row
     from bench.training.requests import WeightsSource
@@ -295,13 +307,55 @@ def _profile_variants(
         variant_row = {**base_row, "variant": variant.name, **extra}
         # int8 kernels run on the CPU, whatever --device says (the row's device says cpu)
         variant_options = replace(options, precision="int8", device=CPU) if variant.is_quantized else options
-        measured = profile_model(
-            model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
-        )
-        rows.extend(measured)
-        if all(row["status"] == Status.OK for row in measured):  # an out-of-memory variant is not timed again
-            built.append((variant.name, model, tuple(shape)))
+        for runtime in runtimes:
+            if runtime == DEFAULT_RUNTIME:
+                measured = profile_model(
+                    model, input_shape=shape, options=variant_options, macs_model=float_model, base_row=variant_row
+                )
+                label: str = variant.name
+            else:
+                stderr.print(f"converting {name} {variant.name} for {runtime} ...", highlight=False)
+                try:
+                    deployed = _deploy(runtime, variant, float_model, tuple(shape), args.threads)
+                    runtime_row = (
+                        {**variant_row, "quant_engine": deployed.quant_engine} if variant.is_quantized else variant_row
+                    )
+                    measured = profile_model(
+                        float_model, input_shape=shape, options=variant_options, base_row=runtime_row, executor=deployed
+                    )
+                except Exception as exc:
+                    error = f"{runtime}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+                    rows.append(
+                        make_row(
+                            model=name,
+                            **variant_row,
+                            runtime=runtime,
+                            precision=variant_options.precision,
+                            status=Status.FAILED,
+                            error=error,
+                        )  # fmt: skip
+                    )
+                    continue
+                model, label = deployed.as_module(), f"{variant.name} ({runtime})"
+            rows.extend(measured)
+            if all(row["status"] == Status.OK for row in measured):  # an out-of-memory variant is not timed again
+                built.append((label, model, tuple(shape)))
     return rows, built
+
+
+def _deploy(runtime: str, variant: Variant, float_model: nn.Module, shape: tuple[int, ...], threads: int | None) -> Any:
+    """``variant``'s float model converted for ``runtime``; int8 calibrates on the seeded random
+    inputs the eager int8 row calibrates on."""
+    import torch
+
+    from compress.quantization import random_calibration_batches
+    from compress.runtimes import runtime_module
+
+    calib = random_calibration_batches(shape, seed=0) if variant.is_quantized else []
+    precision = "int8" if variant.is_quantized else "fp32"
+    return runtime_module(runtime).deploy(
+        float_model.cpu().eval(), precision, example=torch.zeros(1, *shape), calib_batches=calib, threads=threads
+    )
 
 
 def _print_table(rows: list[dict[str, Any]], options: ProfileOptions) -> None:

@@ -28,12 +28,14 @@ from bench.cli.args import (
     add_device_arg,
     add_input_size_arg,
     add_positive,
+    add_runtime_arg,
     add_study_args,
     add_threads_arg,
     add_timing_args,
     add_training_args,
     cache_dir_of,
     check_compression_args,
+    check_runtime_arg,
     check_study_args,
     check_weights_file,
     parse_batch_sizes,
@@ -74,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"int8 calibration images ({DEFAULT_CALIBRATION_IMAGES})",
     )
     add_batch_sizes_arg(parser, "1,32")
+    add_runtime_arg(parser)
     add_threads_arg(parser)
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: runs/<timestamp>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished cells")
@@ -112,6 +115,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     from bench.zoo.norm import parse_norms
 
     ratios, quantize = check_compression_args(args)
+    runtimes = check_runtime_arg(args)
     executor = parse_executor(args.executor)
     if args.ray_address is not None and executor != "ray":
         raise BenchError("--ray-address goes with --executor ray", "add --executor ray, or drop --ray-address")
@@ -161,6 +165,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         executor=executor,
         ray_address=args.ray_address,
         max_drop=args.max_drop,
+        runtimes=runtimes,
         **options,
     )
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -47,13 +47,14 @@ from bench.results.schema import DEFAULT_RUNTIME, Status, format_input_size, mak
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+COMPILE_RUNTIME = "compile"  # --runtime compile: its rows are compiled too
 
 # Row fields profile_model measures itself; a base_row must not set them.
 MEASURED_FIELDS = frozenset(
     {
         "params", "trainable_params", "size_mb", "macs", "flops", "unsupported_ops",
         "device", "device_name", "precision", "batch_size", "threads", "channels_last",
-        "compiled", "compile_ms", "warmup_iters", "iterations", "throughput_ips", "peak_mem_mb",
+        "compiled", "compile_ms", "convert_ms", "runtime", "warmup_iters", "iterations", "throughput_ips", "peak_mem_mb",
         "latency_ms_mean", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_std",
         "latency_ms_min", "latency_ms_p25", "latency_ms_p75", "timing_warnings", "latency_samples_ms",
         "status", "error",
@@ -101,6 +102,18 @@ class ProfileOptions:
             # Dynamo cannot propagate quantized tensors ("quantized nyi in meta tensors"): it
             # falls back to eager around every quantized op, which measures the fallback.
             raise BenchError("torch.compile cannot compile torch.ao int8 models", "profile int8 without --compile")
+
+
+class Executor(Protocol):
+    """A runtime other than eager (:class:`compress.runtimes.base.Deployed` is one): the model
+    converted once (``convert_ms``), then prepared per input shape; what ``prepare`` returns
+    is what gets timed, and how long ``prepare`` took is the row's ``compile_ms``."""
+
+    runtime: str
+    convert_ms: float | None
+    size_mb: float | None
+
+    def prepare(self, inputs: torch.Tensor) -> Callable[[torch.Tensor], Any]: ...
 
 
 @contextlib.contextmanager
@@ -160,8 +173,13 @@ def profile_model(
     options: ProfileOptions,
     macs_model: nn.Module | None = None,
     base_row: dict[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> list[dict[str, Any]]:
     """One schema row per batch size of ``options`` (the sweep never changes them).
+
+    With ``executor`` (``--runtime`` other than eager, CPU only) the executor runs the
+    forward passes and ``model`` is the float model its params and MACs are counted on; its
+    ``size_mb`` is the converted artifact's when the executor knows it.
 
     ``base_row`` holds the fields the caller knows (model, variant, dataset, ...); it may
     not set a field measured here. ``model`` is moved to ``options.device`` (and to
@@ -172,12 +190,20 @@ def profile_model(
     clash = sorted(set(base) & MEASURED_FIELDS)
     if clash:
         raise ValueError(f"base_row sets fields the profiler measures: {clash}")
-    _check_model_fits(model, options)
+    if executor is None:
+        _check_model_fits(model, options)
+    elif options.device.type != "cpu" or options.compile:
+        raise BenchError(
+            f"the {executor.runtime} runtime runs on the CPU, without --compile",
+            "use --device cpu for --runtime other than eager (--compile compiles eager rows on CUDA)",
+        )
     common = {
         **_defaults_from_model(model, input_shape),
         **base,
         **model_complexity(model, input_shape, macs_model),
     }
+    if executor is not None and executor.size_mb is not None:
+        common["size_mb"] = executor.size_mb
     with eval_mode(model), backend_flags(options), thread_count(options.threads) as threads:
         common.update(
             device=device_label(options.device),
@@ -185,11 +211,12 @@ def profile_model(
             precision=options.precision,
             threads=threads,
             channels_last=int(options.channels_last),
-            compiled=int(options.compile),
-            runtime=DEFAULT_RUNTIME,
+            compiled=int(options.compile or (executor is not None and executor.runtime == COMPILE_RUNTIME)),
+            runtime=executor.runtime if executor is not None else DEFAULT_RUNTIME,
+            convert_ms=executor.convert_ms if executor is not None else None,
         )
         _place(model, options)
-        return [_profile_batch(model, input_shape, size, options, common) for size in options.batch_sizes]
+        return [_profile_batch(model, input_shape, size, options, common, executor) for size in options.batch_sizes]
 
 
 def _check_model_fits(model: nn.Module, options: ProfileOptions) -> None:
@@ -244,9 +271,10 @@ def _profile_batch(
     batch_size: int,
     options: ProfileOptions,
     common: dict[str, Any],
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     try:
-        measured = _measure_batch(model, input_shape, batch_size, options)
+        measured = _measure_batch(model, input_shape, batch_size, options, executor)
     except (torch.OutOfMemoryError, RuntimeError) as exc:  # CUDA's, or the CPU allocator's RuntimeError
         if not is_out_of_memory(exc):
             raise
@@ -261,14 +289,24 @@ def _profile_batch(
 
 
 def _measure_batch(
-    model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, options: ProfileOptions
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    batch_size: int,
+    options: ProfileOptions,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     inputs = torch.randn(batch_size, *input_shape, device=options.device)
     inputs = inputs.contiguous(memory_format=memory_format)
     memory = PeakMemory(options.device)
     with _forward_context(options):
-        runner, compile_ms = _maybe_compile(model, inputs, options)
+        if executor is None:
+            runner, compile_ms = _maybe_compile(model, inputs, options)
+        else:
+            start = time.perf_counter()
+            runner = executor.prepare(inputs)
+            runner(inputs)  # the first call of a fresh runtime session is warm-up, not latency
+            compile_ms = (time.perf_counter() - start) * 1e3
         memory.start()  # after compiling: the peak is the measured loop's
         stats = measure_latency(
             lambda: runner(inputs),

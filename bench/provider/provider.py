@@ -53,7 +53,12 @@ from bench.training.tune import TuneCallback, TuneResult, tune
 from bench.zoo import get_model_spec
 from compress.apply import Finetune, apply_variant
 from compress.importance import DEFAULT_CRITERION
-from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE, QuantResult
+from compress.quantization import (
+    DEFAULT_CALIBRATION_IMAGES,
+    DEFAULT_ENGINE,
+    QuantResult,
+    random_calibration_batches,
+)
 from compress.sensitivity import AccuracyBudget, AccuracySearch, SearchLimits
 from compress.variants import Variant
 
@@ -233,6 +238,16 @@ class ModelProvider:
         )
 
     # -- variants --------------------------------------------------------------------------
+
+    def calibration_batches(self, norm: str | None = None) -> list[torch.Tensor]:
+        """The images int8 is calibrated on, as :meth:`variant` passes them: a seeded sample of
+        the training split, or (no labels, a speed-only run) seeded random inputs. Every
+        runtime's int8 (``--runtime``) calibrates on these same images."""
+        base = self.baseline(norm=norm)
+        count, seed = self.compression.calib_images, self.data.seed
+        if base.evaluation is not None:
+            return list(_calibration_batches(base.splits, count, seed))
+        return random_calibration_batches(base.splits.input_shape, count, seed=seed)
 
     def variant(self, variant: Variant, clock: PhaseClock | None = None) -> ProvidedVariant:
         """``variant`` built on its baseline (see the module docstring); models are cached, so

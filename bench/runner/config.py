@@ -1,7 +1,7 @@
 """What a `bench run` does, as data: the validated settings and the plan of cells.
 
 A cell is the runner's unit of work and of resumption: one model in one variant
-(``"resnet20|pruned-50"``). It yields one row per device and batch size. A run directory
+(``"resnet20|pruned-50"``). It yields one row per device, runtime and batch size. A run directory
 keeps the settings it was started with (:meth:`RunConfig.to_dict`); ``--resume`` compares
 every one of them with the new flags and refuses any difference, naming each, except the
 few in :data:`RESUME_MAY_CHANGE`: what the run covers (more models, ratios, normalizations
@@ -22,6 +22,7 @@ from bench.devices import device_label
 from bench.errors import BenchError
 from bench.profiling.timing import TimingConfig
 from bench.provider.provider import CompressionRequest
+from bench.results.schema import DEFAULT_RUNTIME
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.importance import DEFAULT_CRITERION
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
@@ -98,6 +99,7 @@ class RunConfig:
     executor: str = "local"  # local (this process) or ray: where the models' cells run
     ray_address: str | None = None  # --ray-address: auto or HOST:PORT; None starts a local Ray
     max_drop: float | None = None  # --max-drop: int8's float-layer search and the report's pick
+    runtimes: tuple[str, ...] = (DEFAULT_RUNTIME,)  # --runtime: who executes every variant (an axis)
 
     def __post_init__(self) -> None:
         if self.max_drop is not None:
@@ -165,6 +167,7 @@ class RunConfig:
             device=device_label(self.device),
             prune_ratios=list(self.prune_ratios),
             norms=list(self.norms),
+            runtimes=list(self.runtimes),
             batch_sizes=list(self.batch_sizes),
             cache_dir=None if self.cache_dir is None else str(self.cache_dir),
             baseline=None if self.baseline is None else str(self.baseline),

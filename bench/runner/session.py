@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from bench.data import DataSplits
@@ -20,12 +21,13 @@ from bench.devices import device_label
 from bench.profiling.profiler import ProfileOptions, profile_model
 from bench.provider.observer import PhaseClock
 from bench.provider.provider import ModelProvider
-from bench.results.schema import Status, format_input_size, make_row
+from bench.results.schema import DEFAULT_RUNTIME, Status, format_input_size, make_row
 from bench.results.store import EVALUATION, HISTORY, Artifact
 from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver
 from bench.training.evaluation import evaluate
 from bench.training.requests import WeightsSource
+from compress.runtimes import runtime_module
 from compress.variants import Variant
 
 TIMINGS = "timings"  # artifact kind: seconds per phase of a cell
@@ -116,32 +118,94 @@ class ModelSession:
     def _profile(
         self, model: nn.Module, float_model: nn.Module, variant: Variant, row: dict[str, Any], clock: PhaseClock
     ) -> list[dict[str, Any]]:
+        """Rows for every planned device, runtime and batch size; a runtime that fails to
+        convert or run fails its own rows, not the cell's other runtimes."""
         cfg = self.config
         rows: list[dict[str, Any]] = []
-        with clock.phase("profile"):
-            for device in cfg.devices_for(variant):
-                options = ProfileOptions(
-                    device=device,
-                    batch_sizes=list(cfg.batch_sizes),
-                    precision="int8" if variant.is_quantized else "fp32",
-                    threads=cfg.threads,
-                    timing=cfg.timing,
-                )
-                macs_model = float_model if variant.is_quantized else None
-                rows.extend(
-                    profile_model(
-                        model,
-                        input_shape=self.provider.splits().input_shape,
-                        options=options,
-                        macs_model=macs_model,
-                        base_row=row,
-                    )
-                )
+        for device in cfg.devices_for(variant):
+            options = ProfileOptions(
+                device=device,
+                batch_sizes=list(cfg.batch_sizes),
+                precision="int8" if variant.is_quantized else "fp32",
+                threads=cfg.threads,
+                timing=cfg.timing,
+            )
+            for runtime in cfg.runtimes:
+                if runtime == DEFAULT_RUNTIME:
+                    with clock.phase("profile"):
+                        macs_model = float_model if variant.is_quantized else None
+                        rows.extend(
+                            profile_model(
+                                model,
+                                input_shape=self.provider.splits().input_shape,
+                                options=options,
+                                macs_model=macs_model,
+                                base_row=row,
+                            )
+                        )
+                elif device.type != "cpu":
+                    error = f"the {runtime} runtime runs on the CPU in cnnbench (its CPU rows are measured)"
+                    rows.extend(self.failed_rows(variant, error, Status.SKIPPED, devices=[device], runtimes=[runtime]))
+                else:
+                    rows.extend(self._runtime_rows(runtime, float_model, variant, row, options, clock))
         float_model.cpu()
         return rows
 
-    def failed_rows(self, variant: Variant, error: str, status: str = Status.FAILED) -> list[dict[str, Any]]:
-        """One row per planned device and batch size, carrying the error (nothing silently missing)."""
+    def _runtime_rows(
+        self,
+        runtime: str,
+        float_model: nn.Module,
+        variant: Variant,
+        row: dict[str, Any],
+        options: ProfileOptions,
+        clock: PhaseClock,
+    ) -> list[dict[str, Any]]:
+        """``variant`` converted for ``runtime`` (its int8 by that runtime's own quantizer, on
+        the same calibration images), evaluated when int8 (its numerics are its own), timed."""
+        splits = self.provider.splits()
+        runtime_row = dict(row)
+        try:
+            with clock.phase(f"convert {runtime}"):
+                calib = self.provider.calibration_batches() if variant.is_quantized else []
+                example = calib[0][:1] if calib else torch.zeros(1, *splits.input_shape)
+                deployed = runtime_module(runtime).deploy(
+                    float_model.cpu().eval(),
+                    options.precision,
+                    example=example,
+                    calib_batches=calib,
+                    threads=self.config.threads,
+                )
+            if variant.is_quantized:
+                runtime_row.update(quant_engine=deployed.quant_engine, float_layers="")
+                if row.get("top1") is not None:
+                    with clock.phase(f"evaluate {runtime}"):
+                        result = evaluate(
+                            deployed.as_module(), splits.test, device="cpu", class_names=splits.class_names
+                        )
+                    runtime_row.update(top1=result.top1, top5=result.top5, loss=result.loss)
+            with clock.phase(f"profile {runtime}"):
+                return profile_model(
+                    float_model,
+                    input_shape=splits.input_shape,
+                    options=options,
+                    base_row=runtime_row,
+                    executor=deployed,
+                )
+        except Exception as exc:
+            error = f"{runtime}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+            return self.failed_rows(variant, error, devices=[options.device], runtimes=[runtime])
+
+    def failed_rows(
+        self,
+        variant: Variant,
+        error: str,
+        status: str = Status.FAILED,
+        *,
+        devices: list[torch.device] | None = None,
+        runtimes: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One row per planned device, runtime and batch size (or those given), carrying the
+        error: nothing goes silently missing."""
         shape = self.provider.input_shape()
         return [
             make_row(
@@ -152,11 +216,13 @@ class ModelSession:
                 input_size=format_input_size(shape),
                 device=device_label(device),
                 precision="int8" if variant.is_quantized else "fp32",
+                runtime=runtime,
                 batch_size=batch_size,
                 prune_ratio=variant.prune_ratio,
                 status=status,
                 error=error,
             )
-            for device in self.config.devices_for(variant)
+            for device in (devices if devices is not None else self.config.devices_for(variant))
+            for runtime in (runtimes if runtimes is not None else self.config.runtimes)
             for batch_size in self.config.batch_sizes
         ]

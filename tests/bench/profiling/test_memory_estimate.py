@@ -82,10 +82,10 @@ def test_a_cpu_allocation_failure_in_a_timed_batch_is_a_failed_row(monkeypatch: 
     """Like CUDA's out-of-memory: the batch's row fails, the other batch sizes are measured."""
     real = profiler._measure_batch
 
-    def measure(model, input_shape, batch_size, options):
+    def measure(model, input_shape, batch_size, options, executor=None):
         if batch_size > 1:
             raise RuntimeError(CPU_OOM)
-        return real(model, input_shape, batch_size, options)
+        return real(model, input_shape, batch_size, options, executor)
 
     monkeypatch.setattr(profiler, "_measure_batch", measure)
     timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=2, min_time_s=0)

@@ -1,0 +1,64 @@
+"""What every runtime returns: a deployed model that can be prepared per input shape and run.
+
+A runtime turns a float model (or the float model plus calibration images, for int8) into a
+:class:`Deployed`: the conversion (export to ONNX or OpenVINO IR, pt2e quantization, NNCF or
+ONNX Runtime quantization) is done once and timed as ``convert_ms``; :meth:`Deployed.prepare`
+then builds what runs one input shape (OpenVINO compiles per static shape, torch.compile
+traces per shape) and its first-call time is the row's ``compile_ms``. Inference is timed
+on the callable ``prepare`` returns, so conversion never leaks into latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+Run = Callable[[torch.Tensor], torch.Tensor]
+FLOAT, INT8 = "fp32", "int8"
+
+
+@dataclass
+class Deployed:
+    """A model converted for ``runtime`` at ``precision``; see the module docstring."""
+
+    runtime: str
+    precision: str
+    build: Callable[[tuple[int, ...]], Run]  # input shape -> what runs that shape
+    convert_ms: float | None = None
+    size_mb: float | None = None
+    quant_engine: str | None = None  # int8: whose quantizer made it (e.g. "nncf")
+    details: dict[str, Any] = field(default_factory=dict)
+    _runs: dict[tuple[int, ...], Run] = field(default_factory=dict, repr=False)
+
+    def prepare(self, inputs: torch.Tensor) -> Run:
+        """The callable for ``inputs``' shape, built on first use and kept."""
+        shape = tuple(inputs.shape)
+        if shape not in self._runs:
+            self._runs[shape] = self.build(shape)
+        return self._runs[shape]
+
+    def as_module(self) -> nn.Module:
+        """An nn.Module facade, for code that evaluates modules (accuracy per runtime)."""
+        return _DeployedModule(self)
+
+
+class _DeployedModule(nn.Module):
+    def __init__(self, deployed: Deployed) -> None:
+        super().__init__()
+        self.deployed = deployed
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.contiguous()
+        with torch.inference_mode():  # as the profiler times it: a compiled graph never recompiles for it
+            return self.deployed.prepare(inputs)(inputs)
+
+
+def file_mb(*paths: Any) -> float:
+    """Total size of ``paths`` in MB (10^6 bytes, like the rows' size_mb)."""
+    import os
+
+    return sum(os.path.getsize(p) for p in paths if os.path.exists(p)) / (1 << 20)
