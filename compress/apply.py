@@ -16,6 +16,9 @@ hooks, never branched on here:
   layers in float until the validation top-1 is within ``max_drop`` points of the float
   model's (``CompressedModel.search`` says how); None quantizes every layer.
 
+int8 is torch.ao's FX PTQ (the ``engine``); on a torch without ``torch.ao.quantization``'s FX
+it is torchao's pt2e (:mod:`compress.pt2e`), whose ``QuantResult.engine`` says so.
+
 ``pruned-50+int8`` is prune, fine-tune, then quantize the fine-tuned pruned model; the steps
 stay callable on their own (:func:`compress.pruning.prune_model`,
 :func:`compress.quantization.quantize_int8`).
@@ -35,6 +38,7 @@ from torch import nn
 
 from compress.importance import DEFAULT_CRITERION
 from compress.pruning import DEFAULT_ROUND_TO, PruneResult, prune_model
+from compress.pt2e import PT2E_ENGINE, quantize_pt2e
 from compress.quantization import (
     DEFAULT_CALIBRATION_IMAGES,
     DEFAULT_ENGINE,
@@ -42,6 +46,7 @@ from compress.quantization import (
     calibrate_int8,
     check_engine,
     convert_int8,
+    fx_available,
     random_calibration_batches,
 )
 from compress.sensitivity import AccuracyBudget, AccuracySearch, quantize_within
@@ -179,6 +184,12 @@ def apply_variant(
         else:
             batches = list(calib_batches)
             source = REAL_CALIBRATION
+        if not fx_available():
+            quant = _pt2e_int8(float_model, batches, example_inputs)
+            return CompressedModel(
+                chosen, quant.model, float_model, pruned=pruned, quant=quant,
+                calibration=f"{quant.calibration_images} {source}",
+            )  # fmt: skip
         calibrated = calibrate_int8(float_model, batches, engine=engine, example_inputs=example_inputs[:1])
         quant = convert_int8(calibrated)
     search = None
@@ -193,4 +204,18 @@ def apply_variant(
         quant=quant,
         calibration=f"{quant.calibration_images} {source}",
         search=search,
+    )
+
+
+def _pt2e_int8(float_model: nn.Module, batches: list[torch.Tensor], example_inputs: torch.Tensor) -> QuantResult:
+    """int8 without torch.ao's FX: pt2e's reference int8 graph, run as is (the row's
+    ``quant_engine`` says ``pt2e-x86-inductor``; ``--runtime compile`` lowers it to int8
+    kernels). The accuracy-aware search needs FX's per-layer conversion and is not run."""
+    result = quantize_pt2e(float_model, batches, example_inputs=example_inputs)
+    return QuantResult(
+        model=result.model,
+        engine=PT2E_ENGINE,
+        quantized_modules=0,
+        quantized_ops=result.quantize_nodes,
+        calibration_images=result.calibration_images,
     )

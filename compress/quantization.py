@@ -70,6 +70,16 @@ class QuantResult:
     float_layers: tuple[str, ...] = ()  # layers kept float on purpose (compress.sensitivity)
 
 
+def fx_available() -> bool:
+    """Whether torch.ao's FX quantization can be imported (its removal is being drafted
+    upstream; without it :mod:`compress.apply` quantizes with pt2e and the rows say so)."""
+    try:
+        import torch.ao.quantization.quantize_fx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def check_engine(engine: str) -> str:
     """The engine name if this torch build supports it, else a one-line error."""
     available = [e for e in SUPPORTED_ENGINES if e in torch.backends.quantized.supported_engines]

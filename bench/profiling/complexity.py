@@ -81,12 +81,15 @@ class LayerInfo:
 
 
 def is_quantized_model(model: nn.Module) -> bool:
-    """True when ``model`` holds torch.ao modules running quantized (int8) kernels."""
+    """True when ``model`` holds torch.ao modules running quantized (int8) kernels, or is a
+    converted pt2e graph (quantize/dequantize ops of ``quantized_decomposed``)."""
     for module in model.modules():
         package = type(module).__module__
         if package.startswith(_QUANTIZED_PACKAGES) and ".reference" not in package:
             return True
-    return False
+    graph = getattr(model, "graph", None)
+    nodes = getattr(graph, "nodes", ())
+    return any(node.op == "call_function" and "quantized_decomposed" in str(node.target) for node in nodes)
 
 
 def model_device(model: nn.Module) -> torch.device:

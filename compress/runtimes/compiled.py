@@ -11,6 +11,7 @@ inference mode; that first call is the row's ``compile_ms``. The pt2e quantizati
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 
 import torch
@@ -63,7 +64,8 @@ def _compiler(model: nn.Module) -> Callable[[tuple[int, ...]], Run]:
         # Freezing must be on while Inductor compiles (torch.compile's options= does not carry
         # it into the pt2e lowering passes); the first call compiles, in inference mode as every
         # later call runs, so nothing recompiles outside this block.
-        with torch._inductor.config.patch(freezing=True), torch.inference_mode():
+        with torch._inductor.config.patch(freezing=True), torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Inductor's int8 lowering warns per weight
             compiled(torch.zeros(shape))
         return compiled
 
