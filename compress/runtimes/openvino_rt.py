@@ -6,8 +6,10 @@ int8 weights and activations, per-channel weights, fast bias correction). Each b
 compiled for its static shape, which is what OpenVINO's CPU plugin runs fastest; that
 compilation is the row's ``compile_ms``. Settings, stated because they move the numbers:
 ``INFERENCE_NUM_THREADS`` = the row's threads, the ``LATENCY`` performance hint with one
-stream (one request at a time, as the timing loop issues them), and ``INFERENCE_PRECISION_HINT``
-``f32``: on CPUs with AMX or AVX-512 BF16 the plugin otherwise runs "fp32" models in bf16.
+stream (one request at a time, as the timing loop issues them), and for fp32 rows
+``INFERENCE_PRECISION_HINT`` ``f32``: on CPUs with AMX or AVX-512 BF16 the plugin otherwise
+runs "fp32" models in bf16. int8 rows keep the plugin's default (what an OpenVINO int8
+deployment runs: int8 kernels, and the plugin's choice for the layers left in float).
 """
 
 from __future__ import annotations
@@ -65,11 +67,11 @@ def deploy(
     return Deployed(
         NAME,
         INT8 if precision == INT8 else FLOAT,
-        _compiler(ov_model, threads),
+        _compiler(ov_model, threads, f32=precision != INT8),
         convert_ms=convert_ms,
         size_mb=_ir_size_mb(ov_model),
         quant_engine=engine,
-        details={"openvino": ov.__version__, "inference_precision": "f32"},
+        details={"openvino": ov.__version__, "inference_precision": "f32" if precision != INT8 else "plugin default"},
     )
 
 
@@ -84,15 +86,13 @@ def _quantize(ov_model: Any, calib_batches: Iterable[torch.Tensor]) -> Any:
         return nncf.quantize(ov_model, nncf.Dataset(batches), subset_size=max(1, images))
 
 
-def _compiler(ov_model: Any, threads: int | None) -> Callable[[tuple[int, ...]], Run]:
+def _compiler(ov_model: Any, threads: int | None, *, f32: bool) -> Callable[[tuple[int, ...]], Run]:
     import openvino as ov
 
     core = ov.Core()
-    config: dict[str, Any] = {
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": "1",
-        "INFERENCE_PRECISION_HINT": "f32",
-    }
+    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+    if f32:
+        config["INFERENCE_PRECISION_HINT"] = "f32"
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = str(threads)
 
