@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench.errors import BenchError
+from compress.prune_target import parse_target, target_from_label
 
 BASELINE = "baseline"
 QUANT_SCHEMES: tuple[str, ...] = ("int8",)
@@ -38,27 +39,38 @@ class Variant:
     prune_ratio: float | None = None
     quantize: str | None = None
     norm: str | None = None
+    prune_target: str | None = None  # canonical goal text, ``speedup:2``, for ``pruned-2x``
 
     @property
     def is_baseline(self) -> bool:
-        return self.prune_ratio is None and self.quantize is None and self.norm is None
+        return self.prune_ratio is None and self.quantize is None and self.norm is None and self.prune_target is None
 
     @property
     def is_pruned(self) -> bool:
-        return self.prune_ratio is not None
+        return self.prune_ratio is not None or self.prune_target is not None
+
+    @property
+    def is_latency_pruned(self) -> bool:
+        return self.prune_target is not None
 
     @property
     def is_quantized(self) -> bool:
         return self.quantize is not None
 
 
-def variant_name(prune_ratio: float | None, quantize: str | None, norm: str | None = None) -> str:
-    """The contract name: ``baseline``, ``pruned-30``, ``int8``, ``pruned-30+int8``, or ``norm-gn``."""
+def variant_name(
+    prune_ratio: float | None, quantize: str | None, norm: str | None = None, prune_target: str | None = None
+) -> str:
+    """The contract name: ``baseline``, ``pruned-30``, ``pruned-2x``, ``int8``, ``pruned-30+int8``, or ``norm-gn``."""
     if norm is not None:
-        if prune_ratio is not None or quantize is not None:
+        if prune_ratio is not None or quantize is not None or prune_target is not None:
             raise ValueError("a norm variant is never pruned or quantized")
         return _NORM_PREFIX + _study_norm(norm)
+    if prune_ratio is not None and prune_target is not None:
+        raise ValueError("a variant is pruned by a ratio or to a latency goal, not both")
     parts = []
+    if prune_target is not None:
+        parts.append(parse_target(prune_target).label)
     if prune_ratio is not None:
         check_ratio(prune_ratio, source=str(prune_ratio))
         percent = round(prune_ratio * 100, 6)  # 0.3 * 100 is 30.000000000000004
@@ -68,9 +80,16 @@ def variant_name(prune_ratio: float | None, quantize: str | None, norm: str | No
     return "+".join(parts) if parts else BASELINE
 
 
-def make_variant(prune_ratio: float | None = None, quantize: str | None = None, norm: str | None = None) -> Variant:
-    """A :class:`Variant` with its contract name filled in."""
-    return Variant(variant_name(prune_ratio, quantize, norm), prune_ratio, quantize, norm)
+def make_variant(
+    prune_ratio: float | None = None,
+    quantize: str | None = None,
+    norm: str | None = None,
+    prune_target: str | None = None,
+) -> Variant:
+    """A :class:`Variant` with its contract name filled in; ``prune_target`` is stored canonical
+    (``latency:0.5`` -> ``speedup:2``), so a variant and its parsed name compare equal."""
+    canonical = f"speedup:{parse_target(prune_target).speedup:g}" if prune_target is not None else None
+    return Variant(variant_name(prune_ratio, quantize, norm, canonical), prune_ratio, quantize, norm, canonical)
 
 
 def study_norms() -> tuple[str, ...]:
@@ -136,10 +155,14 @@ def parse_variant(name: str) -> Variant:
     if text.startswith(_NORM_PREFIX) and text[len(_NORM_PREFIX) :] in study_norms():
         return make_variant(norm=text[len(_NORM_PREFIX) :])
     prune_ratio: float | None = None
+    prune_target: str | None = None
     quantize: str | None = None
     for part in text.split("+"):
         match = _PRUNED_RE.match(part)
-        if match and prune_ratio is None and quantize is None:
+        target = target_from_label(part)
+        if target is not None and prune_ratio is None and prune_target is None and quantize is None:
+            prune_target = target.text
+        elif match and prune_ratio is None and prune_target is None and quantize is None:
             prune_ratio = float(match.group(1)) / 100
             check_ratio(prune_ratio, source=f"variant {name!r}")
         elif part in QUANT_SCHEMES and quantize is None:
@@ -148,18 +171,23 @@ def parse_variant(name: str) -> Variant:
             raise BenchError(
                 f"unknown variant {name!r}",
                 "variants are baseline, pruned-N (N = percent of channels removed), "
+                "pruned-Xx (X = measured speedup goal), "
                 f"int8, pruned-N+int8 and {', '.join(_NORM_PREFIX + k for k in study_norms())}",
             )
-    return make_variant(prune_ratio, quantize)
+    return make_variant(prune_ratio, quantize, prune_target=prune_target)
 
 
-def plan_variants(ratios: Iterable[float], quantize: str | None, norms: Iterable[str] = ()) -> list[Variant]:
+def plan_variants(
+    ratios: Iterable[float], quantize: str | None, norms: Iterable[str] = (), targets: Iterable[str] = ()
+) -> list[Variant]:
     """Every variant a run measures, in a stable order.
 
     ``[0.5, 0.3], "int8"`` -> baseline, pruned-30, pruned-50, int8, pruned-30+int8,
     pruned-50+int8: float variants first (ratios ascending), then their quantized twins.
     ``norms`` (``["bn", "gn", "ln"]``) adds norm-gn, norm-ln right after the baseline, in
-    the user's order; ``bn`` is the baseline itself (module doc).
+    the user's order; ``bn`` is the baseline itself (module doc). ``targets``
+    (``["speedup:2"]``) adds pruned-2x after the uniform ratios, speedups ascending, and its
+    int8 twin after theirs.
     """
     scheme = parse_quantize(quantize) if quantize is not None else None
     ordered = sorted(set(ratios))
@@ -168,9 +196,13 @@ def plan_variants(ratios: Iterable[float], quantize: str | None, norms: Iterable
     from bench.zoo.norm import parse_norm
 
     studied = [kind for kind in dict.fromkeys(parse_norm(n) for n in norms) if kind in study_norms()]
+    goals = sorted({parse_target(t).speedup for t in targets})
+    goal_texts = [f"speedup:{g:g}" for g in goals]
     plan = [make_variant()] + [make_variant(norm=kind) for kind in studied] + [make_variant(r) for r in ordered]
+    plan += [make_variant(prune_target=t) for t in goal_texts]
     if scheme is not None:
         plan += [make_variant(None, scheme)] + [make_variant(r, scheme) for r in ordered]
+        plan += [make_variant(None, scheme, prune_target=t) for t in goal_texts]
     return plan
 
 

@@ -114,3 +114,24 @@ def test_a_norm_study_adds_its_variants_after_the_baseline_and_bn_is_the_baselin
         plan_variants([], None, ["bm"])
     with pytest.raises(ValueError):
         variant_name(0.5, None, "gn")  # norm variants are never compressed
+
+
+def test_latency_target_names_round_trip():
+    from compress.variants import make_variant, parse_variant, plan_variants
+
+    for name in ("pruned-2x", "pruned-2.5x", "pruned-2x+int8"):
+        variant = parse_variant(name)
+        assert variant.name == name
+        assert variant.is_pruned and variant.is_latency_pruned and variant.prune_ratio is None
+    assert make_variant(prune_target="latency:0.5") == parse_variant("pruned-2x")
+    names = [v.name for v in plan_variants([0.5], "int8", targets=["speedup:2", "latency:0.5", "speedup:1.5"])]
+    assert names == [
+        "baseline",
+        "pruned-50",
+        "pruned-1.5x",
+        "pruned-2x",
+        "int8",
+        "pruned-50+int8",
+        "pruned-1.5x+int8",
+        "pruned-2x+int8",
+    ]
