@@ -89,13 +89,22 @@ def prune_groups(
     pruned = 0
     for candidate, keep in zip(candidates, keeps):
         unit = math.lcm(candidate.slices, round_to) // candidate.slices if round_to else 1
-        kept = kept_channels(keep, candidate.slice_width, unit)
-        if kept >= candidate.slice_width:
-            continue
-        removed = torch.argsort(candidate.scores)[: candidate.slice_width - kept].tolist()
-        idxs = sorted(i + s * candidate.slice_width for s in range(candidate.slices) for i in removed)
-        group = graph.get_pruning_group(candidate.module, candidate.handler, idxs)
-        if graph.check_pruning_group(group):
-            group.prune()
-            pruned += 1
+        pruned += keep_lowest_removed(graph, candidate, kept_channels(keep, candidate.slice_width, unit))
     return pruned
+
+
+def keep_lowest_removed(graph: Any, candidate: ScoredGroup, kept: int) -> int:
+    """Remove the group's lowest-scoring positions so ``kept`` stay per slice; 1 if pruned, else 0.
+
+    Shared by ratio pruning and latency-aware pruning (explicit widths), so both select the
+    same channels for the same width.
+    """
+    if kept >= candidate.slice_width:
+        return 0
+    removed = torch.argsort(candidate.scores)[: candidate.slice_width - max(1, kept)].tolist()
+    idxs = sorted(i + s * candidate.slice_width for s in range(candidate.slices) for i in removed)
+    group = graph.get_pruning_group(candidate.module, candidate.handler, idxs)
+    if not graph.check_pruning_group(group):
+        return 0
+    group.prune()
+    return 1

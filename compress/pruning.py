@@ -45,7 +45,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.zoo import get_model_spec
-from compress.channel_selection import PRUNABLE_ROOTS, prune_groups, score_groups
+from compress.channel_selection import PRUNABLE_ROOTS, ScoredGroup, keep_lowest_removed, prune_groups, score_groups
 from compress.checkpoint import read_payload, write_payload
 from compress.importance import DEFAULT_CRITERION, get_criterion
 from compress.model_state import (
@@ -331,3 +331,45 @@ def _submodule(model: nn.Module, name: str, problem: str, fix: str) -> nn.Module
         return model.get_submodule(name)
     except AttributeError:
         raise BenchError(f"{problem}: no layer {name!r}", fix) from None
+
+
+def group_roots(
+    model: nn.Module, example_inputs: torch.Tensor, criterion: str = DEFAULT_CRITERION
+) -> list[tuple[str, ScoredGroup]]:
+    """Every prunable group as (root layer name, scored group), without changing ``model``.
+
+    The latency table and search (:mod:`compress.latency_search`) name groups by their root
+    layer; the scores are the same criterion :func:`prune_model` uses.
+    """
+    names = {module: name for name, module in model.named_modules()}
+    graph, last_layer, _ = _trace(model, batch_of_two(example_inputs))
+    ignored = [sub for name in _protected_names(model, last_layer, None) for sub in model.get_submodule(name).modules()]
+    candidates, _ = score_groups(graph, get_criterion(criterion).scorer(seed=0), ignored)
+    return [(names[c.module], c) for c in candidates]
+
+
+def prune_to_widths(
+    model: nn.Module, widths: dict[str, int], example_inputs: torch.Tensor, *, criterion: str = DEFAULT_CRITERION
+) -> dict[str, int]:
+    """Prune each group named in ``widths`` (root layer name -> channels kept per slice), in place.
+
+    Channels are chosen exactly as by :func:`prune_model` (same graph, criterion and
+    selection); groups not named keep their width. Returns the widths the model now has.
+    """
+    chosen = get_criterion(criterion)
+    if chosen.needs_batches:
+        raise BenchError(f"the {chosen.name} criterion needs batches; prune to widths with l1", "use l1")
+    inputs = batch_of_two(example_inputs)
+    names = {module: name for name, module in model.named_modules()}
+    graph, last_layer, shapes_before = _trace(model, inputs)
+    ignored = [sub for name in _protected_names(model, last_layer, None) for sub in model.get_submodule(name).modules()]
+    try:
+        candidates, _ = score_groups(graph, chosen.scorer(seed=0), ignored)
+        for candidate in candidates:
+            name = names[candidate.module]
+            if name in widths:
+                keep_lowest_removed(graph, candidate, widths[name])
+    except (IndexError, RuntimeError, ValueError) as exc:
+        raise _cannot_follow(exc) from None
+    _check_outputs(model, inputs, shapes_before)
+    return {name: _out_width(model.get_submodule(name)) for name in widths}
