@@ -23,11 +23,9 @@ graph's quantize/dequantize nodes are counted and none is an error.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
-import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +33,7 @@ import torch
 from torch import nn
 
 from bench.errors import BenchError
+from compress.quantization import quiet_torch_warnings
 
 PT2E_ENGINE = "pt2e-x86-inductor"  # what the rows' quant_engine says for this flow
 _QDQ_PACKAGE = "quantized_decomposed"
@@ -75,7 +74,7 @@ def quantize_pt2e(
     batches = [batch.cpu() for batch in calib_batches]
     if not batches:
         raise BenchError("no calibration batches for pt2e int8", "pass calibration images (default 512)")
-    with _quiet():
+    with quiet_torch_warnings(r"torch(ao)?\."):  # export and torchao warn on every call
         graph, strict = export_graph(float_model, example_inputs.cpu())
         prepared = prepare_pt2e(graph, quantizer)
         with torch.no_grad():
@@ -187,13 +186,3 @@ def _quantizer() -> tuple[Any, Any, Any]:
     quantizer = x86.X86InductorQuantizer()
     quantizer.set_global(x86.get_default_x86_inductor_quantization_config())
     return prepare_pt2e, convert_pt2e, quantizer
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Export and torchao announce deprecations and observer details on every call."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(ao)?\.")
-        yield

@@ -133,7 +133,7 @@ def calibrate_int8(
     if not batches:
         raise BenchError("no calibration batches for int8 quantization", "pass calibration images (default 512)")
     example = (example_inputs if example_inputs is not None else batches[0][:1]).cpu()
-    with _quiet_torch_ao():
+    with quiet_torch_warnings():
         leaves = _untraceable_leaves(float_model)
         prepared = _prepare(float_model, engine, example, leaves)
         with torch.no_grad():
@@ -151,7 +151,7 @@ def convert_int8(calibrated: Calibrated, float_layers: Iterable[str] = ()) -> Qu
     if unknown:
         raise BenchError(f"not quantizable layers of this model: {', '.join(unknown)}", "name conv or linear layers")
     torch.backends.quantized.engine = calibrated.engine
-    with _quiet_torch_ao():
+    with quiet_torch_warnings():
         quantized = _convert(copy.deepcopy(calibrated.prepared), calibrated.engine, kept)
     _ignore_cat_requantize_warning()
     modules, ops = count_quantized(quantized)
@@ -249,7 +249,7 @@ def load_quantized(
     torch.backends.quantized.engine = check_engine(saved_engine)
     leaves = list(payload["float_leaves"])
     kept = tuple(payload.get("float_layers", ()))  # files written before the accuracy-aware search have none
-    with _quiet_torch_ao():
+    with quiet_torch_warnings():
         prepared = _prepare(copy.deepcopy(float_model).cpu().eval(), saved_engine, example_inputs.cpu(), leaves)
         rebuilt = _convert(prepared, saved_engine, kept)
     _ignore_cat_requantize_warning()
@@ -356,10 +356,11 @@ def _ignore_cat_requantize_warning() -> None:
 
 
 @contextlib.contextmanager
-def _quiet_torch_ao() -> Iterator[None]:
-    """Filter torch.ao's deprecation notices and observer chatter around its calls."""
+def quiet_torch_warnings(module: str = r"torch\.ao") -> Iterator[None]:
+    """Filter deprecation notices, and the UserWarnings of modules matching ``module`` (torch.ao's
+    observer chatter by default), around the calls that raise them on every use."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.ao")
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
         yield

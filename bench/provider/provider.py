@@ -141,6 +141,7 @@ class ModelProvider:
         self.input_size = input_size_for(self.spec, self.data_spec, data.input_size)
         self._splits_cache = splits_cache if splits_cache is not None else {}
         self._baselines: dict[str | None, Baseline] = {}  # by norm: None is the baseline itself
+        self._calibration: dict[str | None, list[torch.Tensor]] = {}  # int8 calibration images, by norm
         self._pruned: dict[str, PrunedModel] = {}  # by ratio
         self.baseline_error: BaseException | None = None  # set when the baseline cannot be had
 
@@ -243,11 +244,14 @@ class ModelProvider:
         """The images int8 is calibrated on, as :meth:`variant` passes them: a seeded sample of
         the training split, or (no labels, a speed-only run) seeded random inputs. Every
         runtime's int8 (``--runtime``) calibrates on these same images."""
-        base = self.baseline(norm=norm)
-        count, seed = self.compression.calib_images, self.data.seed
-        if base.evaluation is not None:
-            return list(_calibration_batches(base.splits, count, seed))
-        return random_calibration_batches(base.splits.input_shape, count, seed=seed)
+        if norm not in self._calibration:
+            base = self.baseline(norm=norm)
+            count, seed = self.compression.calib_images, self.data.seed
+            if base.evaluation is not None:
+                self._calibration[norm] = list(_calibration_batches(base.splits, count, seed))
+            else:
+                self._calibration[norm] = random_calibration_batches(base.splits.input_shape, count, seed=seed)
+        return self._calibration[norm]
 
     def variant(self, variant: Variant, clock: PhaseClock | None = None) -> ProvidedVariant:
         """``variant`` built on its baseline (see the module docstring); models are cached, so

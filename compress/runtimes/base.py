@@ -57,6 +57,18 @@ class _DeployedModule(nn.Module):
             return self.deployed.prepare(inputs)(inputs)
 
 
+def missing_package(runtime: str, *modules: str) -> str | None:
+    """None when every module imports, else which is missing for ``runtime`` (one line)."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return f"the {runtime} runtime needs {', '.join(modules)} ({module} is missing): pip install {' '.join(modules)}"
+    return None
+
+
 def file_mb(*paths: Any) -> float:
     """Total size of ``paths`` in MB (10^6 bytes, like the rows' size_mb)."""
     import os

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from compress.runtimes.base import FLOAT, INT8, Deployed, Run, file_mb
+from compress.runtimes.base import FLOAT, INT8, Deployed, Run, file_mb, missing_package
 
 NAME = "onnxruntime"
 ORT_ENGINE = "ort-qdq"
@@ -30,14 +30,8 @@ _INPUT = "input"
 
 
 def unavailable() -> str | None:
-    """Why this runtime cannot run here, or None."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401  (torch.onnx's exporter)
-    except ImportError as exc:
-        return f"the onnxruntime runtime needs onnx, onnxscript and onnxruntime ({exc.name} is missing)"
-    return None
+    """Why this runtime cannot run here, or None (onnxscript is torch.onnx's exporter)."""
+    return missing_package(NAME, "onnx", "onnxscript", "onnxruntime")
 
 
 def deploy(

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from compress.runtimes.base import FLOAT, INT8, Deployed, Run, file_mb
+from compress.runtimes.base import FLOAT, INT8, Deployed, Run, file_mb, missing_package
 
 NAME = "openvino"
 NNCF_ENGINE = "nncf"
@@ -35,12 +35,7 @@ NNCF_ENGINE = "nncf"
 
 def unavailable() -> str | None:
     """Why this runtime cannot run here, or None."""
-    try:
-        import nncf  # noqa: F401
-        import openvino  # noqa: F401
-    except ImportError as exc:
-        return f"the openvino runtime needs openvino and nncf ({exc.name} is missing): pip install openvino nncf"
-    return None
+    return missing_package(NAME, "openvino", "nncf")
 
 
 def deploy(
