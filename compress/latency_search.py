@@ -8,7 +8,9 @@ approximation; the real model is measured afterwards, so the approximation never
 reported number). Starting from full widths, each step narrows the one group whose next
 step (by ``unit`` channels, the device's fast multiple) saves the most latency per
 importance lost (the l1 scores of the channels removed, over the group's total, so wide and
-narrow groups compare), until the predicted latency is at most ``baseline / speedup``.
+narrow groups compare), until the predicted latency is at most ``baseline / speedup``. A step
+the table shows no saving for is never taken: a group whose row holds only its full width
+(a table cut short by its budget) keeps that width.
 Why greedy, not a knapsack: the savings are not additive exactly, and one step at a time
 keeps the order of groups narrowed readable and lets a retry simply go further.
 """
@@ -63,6 +65,8 @@ def greedy_widths(
             if step is None:
                 continue
             saved = row.latency_at(widths[name]) - row.latency_at(step)
+            if saved <= 0:  # no measured saving (a group the table has no narrowed point for)
+                continue
             lost = row.importance_lost(step) - row.importance_lost(widths[name])
             value = saved / max(lost, 1e-9)
             if best is None or value > best[0]:

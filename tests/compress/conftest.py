@@ -1,6 +1,11 @@
-"""Small models for the compress tests: each exercises one structure pruning or int8 must handle."""
+"""Small models for the compress tests: each exercises one structure pruning or int8 must handle;
+and a fake device for latency-aware pruning."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import torch
@@ -87,3 +92,54 @@ def aux_net() -> AuxNet:
 def pad_net() -> ChannelPadNet:
     torch.manual_seed(0)
     return ChannelPadNet()
+
+
+# -- a fake device for latency-aware pruning: latency is a formula of the layers' widths --------
+# Each convolution or linear layer costs its padded output width (rounded up to ``step``) times
+# its inputs and kernel size, plus a fixed overhead; the clock advances by ``tick`` seconds per
+# module timed, so budgets are tested without waiting.
+
+
+def _layer_cost(module: nn.Module, step: int) -> float:
+    if isinstance(module, nn.Conv2d):
+        padded = math.ceil(module.out_channels / step) * step
+        return padded * module.in_channels * math.prod(module.kernel_size) * 1e-3
+    if isinstance(module, nn.Linear):
+        return math.ceil(module.out_features / step) * step * module.in_features * 1e-3
+    return 0.0
+
+
+class FakeDevice:
+    """``timer(modules, inputs)`` and ``clock()`` of a device whose channel multiple is ``step``."""
+
+    def __init__(self, step: int = 8, tick: float = 0.01, scale: float = 1.0, overhead_ms: float = 0.05) -> None:
+        self.step, self.tick, self.scale, self.overhead_ms = step, tick, scale, overhead_ms
+        self.now = 0.0
+        self.calls = 0
+        self.modules_timed = 0
+
+    def latency(self, model: nn.Module) -> float:
+        return self.overhead_ms + sum(_layer_cost(m, self.step) for m in model.modules())
+
+    def __call__(self, modules: Sequence[nn.Module], inputs: torch.Tensor) -> Any:
+        from compress.latency_table import Timed
+
+        self.calls += 1
+        self.modules_timed += len(modules)
+        self.now += self.tick * len(modules)
+        ms = tuple(self.latency(m) for m in modules)
+        # ``scale`` below 1: the device runs the narrowed models slower than the formula says
+        speedups = tuple((r, r, r) for r in self._ratios(ms))
+        return Timed(ms, speedups)
+
+    def _ratios(self, ms: tuple[float, ...]) -> list[float]:
+        return [1.0] + [ms[0] / own * self.scale for own in ms[1:]]
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake_device() -> type[FakeDevice]:
+    """The :class:`FakeDevice` class: ``fake_device(step=8, tick=0.01, scale=1.0)``."""
+    return FakeDevice

@@ -26,3 +26,10 @@ def test_unreachable_goal_stops_at_the_floor():
     rows = _rows()
     widths = greedy_widths(100.0, rows, goal_ms=1.0, unit=4, min_fraction=0.25)
     assert widths == {"fast": 4, "slow": 4}
+
+
+def test_a_group_without_measured_saving_keeps_its_width():
+    rows = _rows()
+    rows["unmeasured"] = GroupRow(16, ((16, 100.0),), tuple(float(i + 1) for i in range(16)))
+    widths = greedy_widths(100.0, rows, goal_ms=1.0, unit=4, min_fraction=0.25)
+    assert widths["unmeasured"] == 16 and widths["fast"] == 4
