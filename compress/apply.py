@@ -4,8 +4,12 @@
 and `bench viz`) both call :func:`apply_variant`. What differs between them is passed in as
 hooks, never branched on here:
 
-* ``cache`` (:class:`PrunedCache`): consulted before pruning and filled after fine-tuning;
-  the provider's keeps pruned models in memory and on disk, `bench profile` keeps none;
+* ``cache`` (:class:`PrunedCache`): consulted before pruning and filled after fine-tuning,
+  by :func:`prune_key` (the ratio, or the latency goal ``speedup:2``); the provider's keeps
+  pruned models in memory and on disk, `bench profile` keeps none;
+* ``latency`` (:class:`compress.latency_prune.LatencySettings`): where and how a latency-aware
+  variant (``pruned-2x``) measures: device, batch size, threads, the latency table's budget
+  and cache directory; ``latency_timer`` replaces the real timer (tests);
 * ``finetune(pruned_model)``: runs on a freshly pruned model; what it returns (the
   provider's accuracy before and after, history) travels with the model, cache included;
 * ``calib_batches``: real training images for int8, or none for seeded random inputs (the
@@ -18,6 +22,11 @@ hooks, never branched on here:
 
 int8 is torch.ao's FX PTQ (the ``engine``); on a torch without ``torch.ao.quantization``'s FX
 it is torchao's pt2e (:mod:`compress.pt2e`), whose ``QuantResult.engine`` says so.
+
+``pruned-2x`` goes through the same path as ``pruned-50``: the cache, then
+:func:`compress.latency_prune.prune_to_target` in place of :func:`compress.pruning.prune_model`
+(its :class:`~compress.latency_prune.LatencyPruning`, with the measured speedup and the widths,
+travels with the model as :attr:`Pruned.latency`, cache included), then the same fine-tuning.
 
 ``pruned-50+int8`` is prune, fine-tune, then quantize the fine-tuned pruned model; the steps
 stay callable on their own (:func:`compress.pruning.prune_model`,
@@ -37,6 +46,8 @@ import torch
 from torch import nn
 
 from compress.importance import DEFAULT_CRITERION
+from compress.latency_prune import LatencyPruning, LatencySettings, prune_to_target
+from compress.latency_table import Timer
 from compress.pruning import DEFAULT_ROUND_TO, PruneResult, prune_model
 from compress.pt2e import PT2E_ENGINE, quantize_pt2e
 from compress.quantization import (
@@ -57,35 +68,47 @@ RANDOM_CALIBRATION = "random inputs"
 
 Finetune = Callable[[nn.Module], Any]
 PhaseHook = Callable[[str], AbstractContextManager[Any]]
+PruneKey = float | str  # a channel ratio (0.5), or a latency goal's canonical text (speedup:2)
 
 
 @dataclass
 class Pruned:
-    """A pruned float model: ``prune`` says what pruning did (None when it came from a cache),
-    ``finetuned`` is what the ``finetune`` hook returned for it (None without one)."""
+    """A pruned float model: ``prune`` says what ratio pruning did now, ``latency`` what
+    latency-aware pruning did (kept with the model, cache included), ``finetuned`` is what the
+    ``finetune`` hook returned for it (None without one)."""
 
     model: nn.Module
     prune: PruneResult | None = None
     finetuned: Any = None
+    latency: LatencyPruning | None = None
 
 
 class PrunedCache(Protocol):
-    """Pruned (and fine-tuned) float models kept between builds, by channel ratio."""
+    """Pruned (and fine-tuned) float models kept between builds, by :func:`prune_key`."""
 
-    def load(self, ratio: float) -> Pruned | None:
-        """The kept model of ``ratio``, or None (then it is pruned now, then :meth:`save` d)."""
+    def load(self, key: PruneKey) -> Pruned | None:
+        """The kept model of ``key``, or None (then it is pruned now, then :meth:`save` d)."""
 
-    def save(self, ratio: float, pruned: Pruned) -> None: ...
+    def save(self, key: PruneKey, pruned: Pruned) -> None: ...
 
 
 class NoCache:
     """Keeps nothing: every build prunes anew."""
 
-    def load(self, ratio: float) -> Pruned | None:
+    def load(self, key: PruneKey) -> Pruned | None:
         return None
 
-    def save(self, ratio: float, pruned: Pruned) -> None:
+    def save(self, key: PruneKey, pruned: Pruned) -> None:
         pass
+
+
+def prune_key(variant: Variant) -> PruneKey:
+    """What a pruned variant's model is cached by: its ratio, or its goal (``speedup:2``)."""
+    if variant.prune_target is not None:
+        return variant.prune_target
+    if variant.prune_ratio is None:
+        raise ValueError(f"{variant.name} is not pruned")
+    return variant.prune_ratio
 
 
 NO_CACHE = NoCache()
@@ -122,6 +145,11 @@ class CompressedModel:
         return self.pruned.prune if self.pruned is not None else None
 
     @property
+    def latency(self) -> LatencyPruning | None:
+        """What latency-aware pruning measured (goal, measured speedup, widths), or None."""
+        return self.pruned.latency if self.pruned is not None else None
+
+    @property
     def precision(self) -> str:
         return "int8" if self.quant is not None else "fp32"
 
@@ -143,6 +171,8 @@ def apply_variant(
     cache: PrunedCache = NO_CACHE,
     phase: PhaseHook = no_phase,
     accuracy: AccuracyBudget | None = None,
+    latency: LatencySettings | None = None,
+    latency_timer: Timer | None = None,
 ) -> CompressedModel:
     """Build ``variant`` of ``model`` without changing ``model`` (baseline returns it as is).
 
@@ -150,29 +180,44 @@ def apply_variant(
     calibration). ``calib_batches`` are real training images for int8, read once inside the
     quantize phase (a generator is fine); without them ``calib_images`` seeded random inputs
     are used. ``grad_batches`` are (inputs, labels) for criteria that need gradients. The
-    hooks (``finetune``, ``cache``, ``phase``, ``accuracy``) are described in the module docstring.
+    hooks (``finetune``, ``cache``, ``phase``, ``accuracy``, ``latency``) are described in the
+    module docstring.
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
     if chosen.quantize is not None:
         check_engine(engine)  # fail before the pruning work, not after it
     float_model, pruned = model, None
-    if chosen.prune_ratio is not None:
-        pruned = cache.load(chosen.prune_ratio)
+    if chosen.is_pruned:
+        key = prune_key(chosen)
+        pruned = cache.load(key)
         if pruned is None:
-            with phase("prune"):
-                pruned_model = copy.deepcopy(model).cpu()
-                result = prune_model(
-                    pruned_model,
-                    ratio=chosen.prune_ratio,
-                    example_inputs=example_inputs,
-                    criterion=criterion,
-                    global_pruning=global_pruning,
-                    round_to=round_to,
-                    grad_batches=grad_batches,
-                    seed=seed,
-                )
-            pruned = Pruned(pruned_model, result, finetune(pruned_model))
-            cache.save(chosen.prune_ratio, pruned)
+            result, found = None, None
+            if chosen.prune_target is not None:
+                with phase("latency search"):
+                    pruned_model, found = prune_to_target(
+                        model,
+                        chosen.prune_target,
+                        example_inputs,
+                        settings=latency or LatencySettings(),
+                        criterion=criterion,
+                        timer=latency_timer,
+                        check_timer=latency_timer,
+                    )
+            else:
+                with phase("prune"):
+                    pruned_model = copy.deepcopy(model).cpu()
+                    result = prune_model(
+                        pruned_model,
+                        ratio=chosen.prune_ratio,
+                        example_inputs=example_inputs,
+                        criterion=criterion,
+                        global_pruning=global_pruning,
+                        round_to=round_to,
+                        grad_batches=grad_batches,
+                        seed=seed,
+                    )
+            pruned = Pruned(pruned_model, result, finetune(pruned_model), latency=found)
+            cache.save(key, pruned)
         float_model = pruned.model
     if chosen.quantize is None:
         return CompressedModel(chosen, float_model, float_model, pruned=pruned)

@@ -19,6 +19,7 @@ in its place.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -207,6 +208,17 @@ def prune_to_target(
         table_path=table.path,
     )
     return search.models[index].cpu(), result
+
+
+def latency_fields(found: LatencyPruning) -> dict[str, Any]:
+    """The result-row fields of a latency-aware variant (bench.results.schema): goal, measured
+    speedup, widths (JSON, every group) and the batch size it was measured at."""
+    return {
+        "prune_target": found.target,
+        "prune_speedup_measured": found.speedup,
+        "prune_widths": json.dumps(found.widths, sort_keys=True),
+        "prune_search_batch": found.batch_size,
+    }
 
 
 def with_cache_dir(settings: LatencySettings, cache_dir: Path | None) -> LatencySettings:

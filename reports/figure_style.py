@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import Bbox
 
 from bench.viz.figures import DPI
+from compress.prune_target import target_from_label
 from compress.variants import BASELINE, QUANT_SCHEMES
 from reports.tables import EAGER, Row, runtime_of
 
@@ -37,17 +38,32 @@ OKABE_ITO: tuple[str, ...] = (
 )
 NEUTRAL = "#6E6E6E"  # legend swatches that stand for a shape, not a model
 
-MARKERS: dict[str, str] = {"baseline": "o", "pruned": "s", "int8": "^", "pruned+int8": "D", "norm": "P"}
+MARKERS: dict[str, str] = {
+    "baseline": "o",
+    "pruned": "s",
+    "latency-pruned": "v",
+    "int8": "^",
+    "pruned+int8": "D",
+    "latency-pruned+int8": "d",
+    "norm": "P",
+}
+LATENCY_KIND = "latency-pruned"  # pruned-2x: latency-aware, beside the uniform ratios' "pruned"
 OTHER_MARKER = "X"
 MARKER_PT = 6.0  # scatter marker size (points across): s = MARKER_PT ** 2
 LOG_SPAN = 10.0  # a latency axis is logarithmic when its values span more than this factor
 
 
 def variant_kind(variant: str) -> str:
-    """The marker family of a variant name: pruned-50+int8 -> 'pruned+int8', norm-gn -> 'norm'."""
+    """The marker family of a variant name: pruned-50+int8 -> 'pruned+int8', norm-gn -> 'norm',
+    pruned-2x -> 'latency-pruned' (latency-aware and uniform pruning get shapes of their own)."""
     parts = []
     for part in variant.split("+"):
-        kind = "int8" if part in QUANT_SCHEMES else part.split("-")[0]
+        if part in QUANT_SCHEMES:
+            kind = "int8"
+        elif target_from_label(part) is not None:
+            kind = LATENCY_KIND
+        else:
+            kind = part.split("-")[0]
         if kind not in parts:
             parts.append(kind)
     return "+".join(parts)

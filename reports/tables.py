@@ -176,7 +176,10 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
     """One line per variant of ``model`` (baseline first): accuracy, reductions and speedups.
 
     Reductions are baseline / variant (2.0 = half the parameters); the speedup columns are
-    baseline p50 / variant p50 per device and batch size (see :func:`speedups`).
+    baseline p50 / variant p50 per device and batch size (see :func:`speedups`). With a
+    latency-aware variant (``pruned-2x``) two columns sit beside the uniform ratios' rows: its
+    goal and the speedup its search measured (empty for the uniform variants), so uniform and
+    latency-aware pruning read side by side at the accuracy each kept.
     """
     mine = [row for row in ok_rows(rows) if row["model"] == model]
     variants = sorted(_unique(row["variant"] for row in mine), key=lambda v: v != BASELINE)
@@ -185,6 +188,7 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
     gains = speedups(mine)
     keys = _measure_keys(mine)
     show_before = any(row.get("top1_before_finetune") is not None for row in mine)
+    show_goal = any(row.get("prune_target") for row in mine)
     records = []
     for variant in variants:
         own = [row for row in mine if row["variant"] == variant]
@@ -196,6 +200,9 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
         }
         if show_before:
             record["top-1 before FT %"] = _first(own, "top1_before_finetune")
+        if show_goal:
+            record[GOAL] = _goal_text(_first(own, "prune_target"))
+            record[SEARCHED] = _first(own, "prune_speedup_measured")
         for field, header in REDUCTIONS:
             record[header] = _ratio(_first(base, field), _first(own, field))
         for key in keys:
@@ -204,8 +211,20 @@ def compression_table(rows: Iterable[Row], model: str) -> pd.DataFrame:
             )
         records.append(record)
     columns = ["variant", "top-1 %", "Δ top-1 pp"] + (["top-1 before FT %"] if show_before else [])
+    columns += [GOAL, SEARCHED] if show_goal else []
     columns += [header for _, header in REDUCTIONS] + [f"speedup {measure_label(key)}" for key in keys]
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+GOAL = "speedup goal (x)"  # a latency-aware variant's --prune-target
+SEARCHED = "speedup in search (x)"  # what its search measured, float model, interleaved rounds
+
+
+def _goal_text(target: Any) -> Any:
+    """``speedup:2`` -> 2.0 (a number, printed like the other speedups); None for uniform variants."""
+    if not target:
+        return None
+    return float(str(target).partition(":")[2])
 
 
 def unstable_table(rows: Iterable[Row]) -> pd.DataFrame:

@@ -169,12 +169,20 @@ def add_batch_sizes_arg(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_compression_args(parser: argparse.ArgumentParser, *, prune: str, quantize: str) -> None:
-    """``--prune``, ``--importance``, ``--quantize``, ``--engine`` (`bench profile` and `bench run`)."""
+    """``--prune``, ``--prune-target``, ``--importance``, ``--quantize``, ``--engine`` (`bench profile`
+    and `bench run`)."""
     from compress.importance import DEFAULT_CRITERION
     from compress.quantization import DEFAULT_ENGINE
 
     parser.add_argument(
         "--prune", default=prune, metavar="RATIOS", help=f"channel ratios like 0.3,0.5, or none (default: {prune})"
+    )
+    parser.add_argument(
+        "--prune-target",
+        default="none",
+        metavar="speedup:X|latency:F",
+        help="latency-aware pruning to a goal measured on this device: speedup:2 (twice as fast as the "
+        "baseline) or latency:0.5 (half its latency), comma-separated; variant pruned-2x (default: none)",
     )
     parser.add_argument(
         "--importance",
@@ -224,10 +232,23 @@ def check_compression_args(args: argparse.Namespace) -> tuple[list[float], str |
     from compress.variants import parse_quantize, parse_ratios
 
     ratios, quantize = parse_ratios(args.prune), parse_quantize(args.quantize)
-    get_criterion(args.importance)
+    targets = prune_targets_of(args)
+    chosen = get_criterion(args.importance)
+    if targets and chosen.needs_batches:
+        raise BenchError(
+            f"--prune-target prunes to measured widths with a weight criterion; {chosen.name} needs batches",
+            "use --importance l1 (or l2, bn-scale, lamp, fpgm, random) with --prune-target",
+        )
     if quantize is not None:
         check_engine(args.engine)
     return ratios, quantize
+
+
+def prune_targets_of(args: argparse.Namespace) -> list[str]:
+    """The ``--prune-target`` goals, canonical (``latency:0.5`` -> ``speedup:2``); bad ones are BenchErrors."""
+    from compress.prune_target import parse_targets
+
+    return [f"speedup:{target.speedup:g}" for target in parse_targets(args.prune_target)]
 
 
 def add_timing_args(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,11 @@ depend on them). Rows follow the result schema; ``--format json`` prints
 With ``--prune``/``--quantize`` the speedups over the baseline are measured apart from the
 rows: baseline and variants timed in alternating rounds (:mod:`bench.profiling.speedup`), the
 median ratio over the rounds reported with its lowest and highest round.
+
+``--prune-target speedup:2`` adds ``pruned-2x``: latency-aware pruning measured on ``--device`` at
+the first ``--batch-sizes`` entry with ``--threads`` (:mod:`compress.latency_prune`); its latency
+table is cached under the checkpoint cache (``$CNNBENCH_CACHE_DIR``), so a rerun times only the
+result. Its rows carry the goal, the speedup the search measured and the widths.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ if TYPE_CHECKING:  # heavy imports stay inside the handler, so `bench --help` st
 
     from bench.data import DatasetSpec
     from bench.profiling.profiler import ProfileOptions
+    from compress.latency_prune import LatencySettings
     from compress.variants import Variant
 
 CLI_PRECISIONS = ("fp32", "fp16", "bf16")
@@ -110,9 +116,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def plan_profile_variants(args: argparse.Namespace) -> list[Variant]:
     """The variants to profile from --prune/--quantize (validated by :func:`check_compression_args`)."""
+    from bench.cli.args import prune_targets_of
     from compress.variants import plan_variants
 
-    return plan_variants(*check_compression_args(args))
+    ratios, quantize = check_compression_args(args)
+    return plan_variants(ratios, quantize, targets=prune_targets_of(args))
 
 
 def build_variant(
@@ -124,6 +132,7 @@ def build_variant(
     input_size: int,
     criterion: str,
     engine: str,
+    latency: LatencySettings | None = None,
 ) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
     """A freshly built, untrained ``variant``: (model to time, float model for MACs, row fields).
 
@@ -139,10 +148,16 @@ def build_variant(
     torch.manual_seed(0)
     model = create_model(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
     shape = model.bench_cfg.input_size
-    built = apply_variant(model, variant, example_inputs=torch.randn(1, *shape), criterion=criterion, engine=engine)
+    built = apply_variant(
+        model, variant, example_inputs=torch.randn(1, *shape), criterion=criterion, engine=engine, latency=latency
+    )
     extra: dict[str, Any] = {}
     if built.prune is not None:
         extra.update(prune_ratio=variant.prune_ratio, importance=built.prune.criterion)
+    if built.latency is not None:
+        from compress.latency_prune import latency_fields
+
+        extra.update(importance=criterion, **latency_fields(built.latency))
     if built.quant is not None:
         extra.update(
             quant_engine=built.quant.engine,
@@ -286,9 +301,15 @@ def _profile_variants(
     from bench.zoo import get_model_spec
 
     base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": WeightsSource.UNTRAINED}
+    latency = _latency_settings(options)
     rows: list[dict[str, Any]] = []
     built: list[tuple[str, nn.Module, tuple[int, int, int]]] = []
     for variant in variants:
+        if variant.is_latency_pruned and not variant.is_quantized:
+            stderr.print(
+                f"searching {name} {variant.name}: latency table, widths and measured speedup on {options.device} ...",
+                highlight=False,
+            )
         try:
             model, float_model, extra = build_variant(
                 name,
@@ -298,11 +319,14 @@ def _profile_variants(
                 input_size=input_size,
                 criterion=args.importance,
                 engine=args.engine,
+                latency=latency,
             )
         except BenchError as exc:  # e.g. a model torch-pruning cannot prune: the other rows go on
             rows.append(make_row(model=name, variant=variant.name, **base_row, status=Status.FAILED, error=str(exc)))
             continue
         shape = model.bench_cfg.input_size
+        if variant.is_latency_pruned and not variant.is_quantized:
+            stderr.print(_search_line(name, variant.name, extra), highlight=False)
         stderr.print(f"profiling {name} {variant.name} at {format_input_size(shape)} ...", highlight=False)
         variant_row = {**base_row, "variant": variant.name, **extra}
         # int8 kernels run on the CPU, whatever --device says (the row's device says cpu)
@@ -341,6 +365,32 @@ def _profile_variants(
             if all(row["status"] == Status.OK for row in measured):  # an out-of-memory variant is not timed again
                 built.append((label, model, tuple(shape)))
     return rows, built
+
+
+def _search_line(name: str, variant: str, extra: dict[str, Any]) -> str:
+    """One line on what the latency search measured: the speedup against its goal."""
+    goal = float(extra["prune_target"].partition(":")[2])
+    measured = extra["prune_speedup_measured"]
+    verdict = "reached" if measured >= goal else "missed"
+    return (
+        f"{name} {variant}: measured {measured:.2f}x over the baseline at batch {extra['prune_search_batch']} "
+        f"(goal {goal:g}x, {verdict})"
+    )
+
+
+def _latency_settings(options: ProfileOptions) -> LatencySettings:
+    """Where `bench profile`'s latency-aware variants measure: its device, first batch size,
+    threads and timing flags (the measured check); the latency table cached under the checkpoint cache."""
+    from bench.training.checkpoint import default_cache_dir
+    from compress.latency_prune import LatencySettings
+
+    return LatencySettings(
+        device=str(options.device),
+        batch_size=options.batch_sizes[0],
+        threads=options.threads,
+        cache_dir=default_cache_dir(),
+        check_timing=options.timing,
+    )
 
 
 def _deploy(runtime: str, variant: Variant, float_model: nn.Module, shape: tuple[int, ...], threads: int | None) -> Any:

@@ -199,8 +199,8 @@ class VizObserver(SilentObserver):
         self._progress.__exit__(*exc)
 
     def on_phase(self, phase: str) -> None:
-        self._phase = phase  # train, prune, finetune, evaluate, quantize
-        if phase in ("prune", "quantize"):
+        self._phase = phase  # train, prune, latency search, finetune, evaluate, quantize
+        if phase in ("prune", "latency search", "quantize"):
             self._progress.log(f"{self._model}: {phase}")
 
     def on_figure(self, name: str) -> None:

@@ -39,6 +39,7 @@ from bench.cli.args import (
     check_study_args,
     check_weights_file,
     parse_batch_sizes,
+    prune_targets_of,
     timing_from_args,
 )
 from bench.cli.common import stderr, stdout
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="train, compress, evaluate and time models; write results and a markdown report",
         description="For each model: train or load it, evaluate it, time it per batch size; then "
-        "build each variant (pruned-N, int8, pruned-N+int8), fine-tune where it applies, evaluate and "
+        "build each variant (pruned-N, pruned-Xx, int8, pruned-N+int8), fine-tune where it applies, evaluate and "
         "time it. Rows are stored as each cell finishes (results.db, results.json, results.csv) and "
         "report.md with figures is written at the end.",
     )
@@ -149,6 +150,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         augment=args.augment,
         hflip=args.hflip,
         prune_ratios=tuple(ratios),
+        prune_targets=tuple(prune_targets_of(args)),
         quantize=quantize,
         importance=args.importance,
         engine=args.engine,

@@ -17,7 +17,10 @@ measures, loaded from the same caches, and ``int8`` is calibrated the same way.
   calibration on a seeded sample of the training images (random inputs on unlabelled data),
   the accuracy budget of int8 (``CompressionRequest.max_drop``: sensitive layers stay float
   until the int8 model's top-1 on the *validation* split is within it of its float model's;
-  trained models only, the test split is never used to choose), and the caller's phase clock.
+  trained models only, the test split is never used to choose), the latency settings of a
+  latency-aware variant (``CompressionRequest.latency``: the run's device, smallest batch size and
+  threads; its latency table cached beside the checkpoints, ``<cache>/latency/``), and the
+  caller's phase clock.
 
 The provider keeps its models in memory while a caller walks the variants; a failed baseline
 is remembered (:attr:`ModelProvider.baseline_error`) so the caller can skip what depends on it.
@@ -35,6 +38,7 @@ from torch import nn
 from bench.data import DataSplits, get_dataset_spec
 from bench.provider.observer import PhaseClock, ProgressObserver, SilentProgress
 from bench.provider.pruned_cache import PrunedModel, PrunedModelCache, pruned_cache_path
+from bench.training.checkpoint import default_cache_dir
 from bench.training.evaluation import EvalResult, evaluate
 from bench.training.obtain import TrainedModel, file_digest, obtain_model
 from bench.training.recipes import Recipe, pruned_recipe
@@ -53,6 +57,7 @@ from bench.training.tune import TuneCallback, TuneResult, tune
 from bench.zoo import get_model_spec
 from compress.apply import Finetune, apply_variant
 from compress.importance import DEFAULT_CRITERION
+from compress.latency_prune import LatencyPruning, LatencySettings, with_cache_dir
 from compress.quantization import (
     DEFAULT_CALIBRATION_IMAGES,
     DEFAULT_ENGINE,
@@ -70,13 +75,15 @@ CALIBRATION_BATCH = 64
 class CompressionRequest:
     """How variants are compressed: the pruning criterion, the int8 engine and calibration size,
     and the top-1 points int8 may lose on the validation split (``max_drop``, `--max-drop`;
-    None: plain int8, no accuracy search)."""
+    None: plain int8, no accuracy search); where latency-aware variants measure (``latency``;
+    its ``cache_dir`` None: the training cache's)."""
 
     importance: str = DEFAULT_CRITERION
     engine: str = DEFAULT_ENGINE
     calib_images: int = DEFAULT_CALIBRATION_IMAGES
     max_drop: float | None = None
     search_limits: SearchLimits = SearchLimits()
+    latency: LatencySettings = LatencySettings()
 
 
 @dataclass(kw_only=True)
@@ -101,6 +108,7 @@ class ProvidedVariant:
     the baseline's for ``int8``. ``pruned`` says how a pruned variant got its accuracy;
     ``quant`` and ``calibration`` (``"512 training images"``) how an int8 one was made, and
     ``search`` how its float layers were chosen (None: no search, e.g. untrained weights).
+    ``latency`` is what a latency-aware variant's search measured (goal, speedup, widths).
     """
 
     variant: Variant
@@ -108,6 +116,7 @@ class ProvidedVariant:
     float_model: nn.Module
     baseline: Baseline
     pruned: PrunedModel | None = None
+    latency: LatencyPruning | None = None
     quant: QuantResult | None = None
     calibration: str | None = None
     search: AccuracySearch | None = None
@@ -263,12 +272,15 @@ class ModelProvider:
         splits, seed, settings = base.splits, self.data.seed, self.compression
         labelled = base.evaluation is not None
         recipe = pruned_recipe(training_recipe(self.spec, self.data_spec, self.training))
+        latency = with_cache_dir(settings.latency, self.training.cache_dir or default_cache_dir())
         cache = PrunedModelCache(
             self._pruned,
-            path_for=lambda ratio: pruned_cache_path(
+            path_for=lambda key: pruned_cache_path(
                 self.training.cache_dir,
                 base.checkpoint_stem,
-                ratio=ratio,
+                ratio=key if not isinstance(key, str) else None,
+                target=key if isinstance(key, str) else None,
+                measured_on=latency.environment_key() if isinstance(key, str) else None,
                 criterion=settings.importance,
                 recipe=recipe.to_dict() if labelled else None,
                 seed=seed,
@@ -293,6 +305,7 @@ class ModelProvider:
             cache=cache,
             phase=clock.phase,
             accuracy=_accuracy_budget(splits, settings) if labelled else None,
+            latency=latency,
         )
         return ProvidedVariant(
             variant=variant,
@@ -303,6 +316,7 @@ class ModelProvider:
             quant=built.quant,
             calibration=built.calibration,
             search=built.search,
+            latency=built.latency,
         )
 
 

@@ -11,6 +11,12 @@ model is unreadable, fails the digest or has none (written before the digest) is
 :class:`PrunedModelCache` reports it as a notice and builds the model again, or stops when asked
 (``--damaged-cache stop``). :class:`PrunedModelCache` is the cache hook
 :func:`compress.apply.apply_variant` takes.
+
+A latency-aware variant (``pruned-2x``) is keyed by its goal instead of a ratio, plus what its
+widths were measured on (:meth:`compress.latency_prune.LatencySettings.environment_key`: device
+name, torch, threads, batch size, budget): its file is ``...-t2x-<criterion>-<digest>.pt`` and
+its JSON also holds the search's record (goal, measured speedup, widths, attempts), so a cached
+model reports the speedup measured when it was built, never one it did not measure.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from bench.errors import BenchError
 from bench.training.checkpoint import DamagedCheckpoint, default_cache_dir, digest_problem, digest_record
 from bench.training.evaluation import EvalResult
 from bench.training.requests import WeightsSource
-from compress.apply import PhaseHook, Pruned
+from compress.apply import PhaseHook, Pruned, PruneKey
+from compress.latency_prune import LatencyPruning
+from compress.prune_target import parse_target
 from compress.pruning import load_pruned, save_pruned
 
 
@@ -43,22 +51,34 @@ class PrunedModel:
     evaluation: EvalResult | None
     history: list[dict[str, float]]
     finetune_seconds: float
+    latency: dict[str, Any] | None = None  # latency-aware variants: LatencyPruning.to_dict()
 
 
 def pruned_cache_path(
     cache_dir: Path | None,
     baseline_stem: str,
     *,
-    ratio: float,
+    ratio: float | None = None,
     criterion: str,
     recipe: dict[str, Any] | None,
     seed: int,
+    target: str | None = None,
+    measured_on: dict[str, Any] | None = None,
 ) -> Path:
-    """``<cache>/pruned/<baseline checkpoint>-p<ratio>-<criterion>-<digest>.pt``."""
-    key = {"baseline": baseline_stem, "ratio": ratio, "criterion": criterion, "recipe": recipe, "seed": seed}
+    """``<cache>/pruned/<baseline checkpoint>-p<ratio>-<criterion>-<digest>.pt``, or for a latency
+    goal (``target``, with ``measured_on`` in the key) ``...-t<speedup>x-<criterion>-<digest>.pt``."""
+    key: dict[str, Any] = {"baseline": baseline_stem, "ratio": ratio, "criterion": criterion, "recipe": recipe}
+    key["seed"] = seed
+    if target is not None:
+        key.update(target=target, measured_on=measured_on)
+        part = f"t{parse_target(target).speedup:g}x"
+    elif ratio is not None:
+        part = f"p{ratio:g}"
+    else:
+        raise ValueError("a pruned model is cached by a ratio or a latency goal")
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return root / "pruned" / f"{baseline_stem}-p{ratio:g}-{criterion}-{digest}.pt"
+    return root / "pruned" / f"{baseline_stem}-{part}-{criterion}-{digest}.pt"
 
 
 def save_cached_pruned(path: Path, pruned: PrunedModel) -> None:
@@ -70,6 +90,7 @@ def save_cached_pruned(path: Path, pruned: PrunedModel) -> None:
         "history": pruned.history,
         "finetune_seconds": pruned.finetune_seconds,
         "source": pruned.source,
+        "latency": pruned.latency,
     }
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta))
 
@@ -99,7 +120,13 @@ def load_cached_pruned(path: Path, base_model: nn.Module) -> PrunedModel | None:
         else meta.get("source", WeightsSource.CACHED)
     )
     return PrunedModel(
-        model, source, meta.get("top1_before_finetune"), evaluation, meta.get("history") or [], meta["finetune_seconds"]
+        model,
+        source,
+        meta.get("top1_before_finetune"),
+        evaluation,
+        meta.get("history") or [],
+        meta["finetune_seconds"],
+        meta.get("latency"),
     )
 
 
@@ -108,8 +135,9 @@ def _damaged(path: Path, why: str) -> DamagedCheckpoint:
 
 
 class PrunedModelCache:
-    """One provider's pruned models by ratio: memory first (``pruned-50+int8`` quantizes the very
-    model ``pruned-50`` measured), then the disk pair at ``path_for(ratio)``, read back onto
+    """One provider's pruned models by ratio or goal (:func:`compress.apply.prune_key`): memory
+    first (``pruned-50+int8`` quantizes the very model ``pruned-50`` measured), then the disk pair
+    at ``path_for(key)``, read back onto
     ``fresh_model()`` (the unpruned architecture). Its :class:`Pruned` carry a
     :class:`PrunedModel` as what the fine-tuning returned. A damaged pair is told to ``notice``
     and missed (built again), or with ``on_damaged="stop"`` raised."""
@@ -118,7 +146,7 @@ class PrunedModelCache:
         self,
         memory: dict[str, PrunedModel],
         *,
-        path_for: Callable[[float], Path],
+        path_for: Callable[[PruneKey], Path],
         fresh_model: Callable[[], nn.Module],
         phase: PhaseHook,
         notice: Callable[[str], None] = lambda message: None,
@@ -131,12 +159,12 @@ class PrunedModelCache:
         self._notice = notice
         self._on_damaged = on_damaged
 
-    def load(self, ratio: float) -> Pruned | None:
-        key = f"{ratio:g}"
-        if key not in self._memory:
+    def load(self, key: PruneKey) -> Pruned | None:
+        name = _memory_key(key)
+        if name not in self._memory:
             with self._phase("prune"):
                 try:
-                    cached = load_cached_pruned(self._path_for(ratio), self._fresh_model())
+                    cached = load_cached_pruned(self._path_for(key), self._fresh_model())
                 except DamagedCheckpoint as damaged:
                     if self._on_damaged != "retrain":
                         raise
@@ -144,10 +172,17 @@ class PrunedModelCache:
                     cached = None
             if cached is None:
                 return None
-            self._memory[key] = cached
-        found = self._memory[key]
-        return Pruned(found.model, finetuned=found)
+            self._memory[name] = cached
+        found = self._memory[name]
+        latency = LatencyPruning.from_dict(found.latency) if found.latency is not None else None
+        return Pruned(found.model, finetuned=found, latency=latency)
 
-    def save(self, ratio: float, pruned: Pruned) -> None:
-        save_cached_pruned(self._path_for(ratio), pruned.finetuned)
-        self._memory[f"{ratio:g}"] = pruned.finetuned
+    def save(self, key: PruneKey, pruned: Pruned) -> None:
+        kept: PrunedModel = pruned.finetuned
+        kept.latency = pruned.latency.to_dict() if pruned.latency is not None else None
+        save_cached_pruned(self._path_for(key), kept)
+        self._memory[_memory_key(key)] = kept
+
+
+def _memory_key(key: PruneKey) -> str:
+    return key if isinstance(key, str) else f"{key:g}"

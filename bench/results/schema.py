@@ -76,6 +76,30 @@ EXTRA_FIELDS: tuple[Field, ...] = (
     Field("loss", float, "cross-entropy on the test split", EVALUATION, "nats", False),
     Field("top1_before_finetune", float, "pruned variants: top-1 right after pruning", EVALUATION, "points", True),
     Field("prune_ratio", float, "requested channel pruning ratio"),
+    Field(
+        "prune_target",
+        str,
+        "latency-aware variants (pruned-2x): the goal, speedup:X (latency:F is stored as speedup 1/F); its "
+        "achieved speedup is prune_speedup_measured, measured, never assumed",
+    ),
+    Field(
+        "prune_speedup_measured",
+        float,
+        "latency-aware variants: the float pruned model's speedup over the float baseline, timed in alternating "
+        "rounds by the search (median round) at prune_search_batch on this device; the rows' own latency is what "
+        "is gated",
+        TIMER,
+        "x",
+    ),
+    Field(
+        "prune_widths",
+        str,
+        "latency-aware variants: JSON object of the channels each prunable group kept, by root layer "
+        '({"conv1": 8, ...}; every group, narrowed or not)',
+        MODEL,
+        "channels",
+    ),
+    Field("prune_search_batch", int, "latency-aware variants: the batch size the search measured at", unit="images"),
     Field("importance", str, "pruning importance criterion"),
     Field(
         "quant_engine",

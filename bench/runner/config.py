@@ -4,8 +4,8 @@ A cell is the runner's unit of work and of resumption: one model in one variant
 (``"resnet20|pruned-50"``). It yields one row per device, runtime and batch size. A run directory
 keeps the settings it was started with (:meth:`RunConfig.to_dict`); ``--resume`` compares
 every one of them with the new flags and refuses any difference, naming each, except the
-few in :data:`RESUME_MAY_CHANGE`: what the run covers (more models, ratios, normalizations
-or int8) and where things are kept. A setting added to the configuration is therefore
+few in :data:`RESUME_MAY_CHANGE`: what the run covers (more models, ratios, latency goals,
+normalizations or int8) and where things are kept. A setting added to the configuration is therefore
 checked on resume without anyone having to remember it.
 """
 
@@ -25,6 +25,7 @@ from bench.provider.provider import CompressionRequest
 from bench.results.schema import DEFAULT_RUNTIME
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.importance import DEFAULT_CRITERION
+from compress.latency_prune import LatencySettings
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
 from compress.variants import Variant, plan_variants
 
@@ -35,6 +36,7 @@ RESUME_MAY_CHANGE = frozenset(
     {
         "models",  # more models: new cells
         "prune_ratios",  # more ratios: new pruned variants
+        "prune_targets",  # more latency goals: new pruned-Xx variants (each keyed by its goal)
         "norms",  # more normalizations: new norm variants
         "quantize",  # int8 on or off: int8 variants added (those done stay)
         "variants",  # derived from the three above
@@ -80,6 +82,7 @@ class RunConfig:
     augment: str | None = None  # --augment: none, light, imagenet; None: the data set's choice
     hflip: bool | None = None  # --hflip / --no-hflip; None: the augmentation's default
     prune_ratios: tuple[float, ...] = (0.5,)
+    prune_targets: tuple[str, ...] = ()  # --prune-target: latency goals, canonical (speedup:2)
     quantize: str | None = "int8"
     importance: str = DEFAULT_CRITERION
     engine: str = DEFAULT_ENGINE
@@ -106,7 +109,7 @@ class RunConfig:
             check_max_drop(self.max_drop)
 
     def variants(self) -> list[Variant]:
-        return plan_variants(self.prune_ratios, self.quantize, self.norms)
+        return plan_variants(self.prune_ratios, self.quantize, self.norms, self.prune_targets)
 
     def cells(self) -> list[Cell]:
         """Every cell of the run, model by model, variants in their stable order."""
@@ -144,7 +147,19 @@ class RunConfig:
     @property
     def compression(self) -> CompressionRequest:
         return CompressionRequest(
-            importance=self.importance, engine=self.engine, calib_images=self.calib_images, max_drop=self.max_drop
+            importance=self.importance,
+            engine=self.engine,
+            calib_images=self.calib_images,
+            max_drop=self.max_drop,
+            latency=self.latency,
+        )
+
+    @property
+    def latency(self) -> LatencySettings:
+        """Where a latency-aware variant measures: the run's device, its smallest batch size, its
+        threads (its float rows are timed there too) and its timing settings (the measured check)."""
+        return LatencySettings(
+            device=str(self.device), batch_size=min(self.batch_sizes), threads=self.threads, check_timing=self.timing
         )
 
     def devices_for(self, variant: Variant) -> list[torch.device]:
@@ -166,6 +181,7 @@ class RunConfig:
             data_dir=None if self.data_dir is None else str(self.data_dir),
             device=device_label(self.device),
             prune_ratios=list(self.prune_ratios),
+            prune_targets=list(self.prune_targets),
             norms=list(self.norms),
             runtimes=list(self.runtimes),
             batch_sizes=list(self.batch_sizes),

@@ -27,11 +27,13 @@ from bench.runner.config import RunConfig
 from bench.runner.observer import RunObserver
 from bench.training.evaluation import evaluate
 from bench.training.requests import WeightsSource
+from compress.latency_prune import latency_fields
 from compress.runtimes import runtime_module
 from compress.variants import Variant
 
 TIMINGS = "timings"  # artifact kind: seconds per phase of a cell
 INT8_SEARCH = "int8_search"  # artifact kind: how an int8 variant's float layers were chosen (--max-drop)
+LATENCY_SEARCH = "latency_search"  # artifact kind: a latency-aware variant's attempts (--prune-target)
 
 
 @dataclass
@@ -92,6 +94,9 @@ class ModelSession:
                 top1_before_finetune=pruned.top1_before_finetune,
                 train_seconds=pruned.finetune_seconds,
             )
+        if built.latency is not None:
+            row.update(latency_fields(built.latency))
+            artifacts.append(Artifact(LATENCY_SEARCH, self.name, variant.name, built.latency.to_dict()))
         if built.quant is not None:
             row.update(
                 quant_engine=built.quant.engine,
@@ -219,6 +224,7 @@ class ModelSession:
                 runtime=runtime,
                 batch_size=batch_size,
                 prune_ratio=variant.prune_ratio,
+                prune_target=variant.prune_target,
                 status=status,
                 error=error,
             )

@@ -50,7 +50,8 @@ class VizSubject:
         """How the figures built on ``float_model`` name it."""
         if not self.quantized:
             return self.variant
-        return f"float {variant_name(parse_variant(self.variant).prune_ratio, None)} model behind int8"
+        chosen = parse_variant(self.variant)
+        return f"float {variant_name(chosen.prune_ratio, None, prune_target=chosen.prune_target)} model behind int8"
 
 
 def load_subject(
@@ -76,13 +77,19 @@ def load_subject(
     float_model, source, notes = built.float_model, base.source, []
     if built.pruned is not None:
         pruned = built.pruned
-        histories[(name, variant_name(chosen.prune_ratio, None))] = pruned.history
+        histories[(name, variant_name(chosen.prune_ratio, None, prune_target=chosen.prune_target))] = pruned.history
         how = "pruned and fine-tuned now" if pruned.source == WeightsSource.TRAINED else f"pruned model, {pruned.source}"
         source = f"{how} (baseline: {base.source})"
         notes.append(
             f"pruned with the {provider.compression.importance} criterion and fine-tuned; the training curves show "
             "the baseline's training and the fine-tuning"
         )
+        if built.latency is not None:
+            found = built.latency
+            notes.append(
+                f"latency-aware pruning to {found.target}: {found.speedup:.2f}x measured against the baseline "
+                f"on {found.device} at batch {found.batch_size} ({len(found.narrowed)} groups narrowed)"
+            )
     device = training.torch_device
     float_model.to(device)
     model, model_device = float_model, device

@@ -104,3 +104,34 @@ def test_a_cached_pruned_model_is_neither_pruned_nor_fine_tuned_again(lenet):
     )
     assert phases == ["prune", "quantize"]  # no second pruning: the cache had the model
     assert again.float_model is first.model and again.prune is not None and again.pruned.finetuned == "fine-tuned"
+
+
+def test_a_latency_goal_builds_through_the_same_path(lenet, fake_device):
+    """pruned-1.5x: latency search in place of ratio pruning, then the same fine-tuning, cache
+    (keyed by the goal) and int8 on top; the measured speedup travels with the model."""
+    phases, memory, tuned = [], Memory(), []
+    device = fake_device(step=8)
+
+    @contextlib.contextmanager
+    def phase(name):
+        phases.append(name)
+        yield
+
+    first = apply_variant(
+        lenet, "pruned-1.5x", example_inputs=INPUT, finetune=lambda model: tuned.append(model) or "fine-tuned",
+        cache=memory, phase=phase, latency_timer=device,
+    )  # fmt: skip
+    assert phases == ["latency search"] and tuned == [first.model]
+    assert memory.kept["speedup:1.5"] is first.pruned and first.prune is None
+    found = first.latency
+    assert found is not None and found.target == "speedup:1.5" and found.speedup >= 1.5
+    assert found.speedup == pytest.approx(device.latency(lenet) / device.latency(first.model))
+    assert first.model.features[3].out_channels == found.widths["features.3"]
+    assert lenet.features[3].out_channels == 16  # the baseline is untouched
+
+    again = apply_variant(
+        lenet, "pruned-1.5x+int8", example_inputs=INPUT, calib_images=8, cache=memory, phase=phase,
+        latency_timer=device,
+    )  # fmt: skip
+    assert phases == ["latency search", "quantize"]  # the int8 twin quantizes the very model measured
+    assert again.float_model is first.model and again.latency is found and again.precision == "int8"

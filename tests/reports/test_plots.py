@@ -167,7 +167,8 @@ def test_one_colour_per_model_and_one_shape_per_variant_kind(results_rows) -> No
         "D",
         "P",
     ]
-    assert variant_kind("pruned-2x") == "pruned"
+    assert variant_kind("pruned-2x") == "latency-pruned" and variant_kind("pruned-1.5x+int8") == "latency-pruned+int8"
+    assert len({marker_for(v) for v in ("pruned-50", "pruned-2x", "pruned-50+int8", "pruned-2x+int8")}) == 4
 
 
 @pytest.mark.parametrize("values, log", [([0.5, 4.9], False), ([0.5, 5.1], True), ([1.0, 1.0], False), ([], False)])

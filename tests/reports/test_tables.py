@@ -76,6 +76,19 @@ def test_compression_table_reductions_deltas_and_speedups(rows: list[dict]) -> N
     assert math.isnan(table.loc["int8", "top-1 before FT %"])
 
 
+def test_uniform_and_latency_aware_variants_sit_side_by_side(rows: list[dict]) -> None:
+    searched = {"params": 20_000, "macs": 150_000, "size_mb": 0.08, "top1": 97.5, "prune_target": "speedup:2"}
+    rows = rows + [_row("lenet5", "pruned-2x", "cpu", 1, 0.39, prune_speedup_measured=2.1, **searched)]
+    table = compression_table(rows, "lenet5").set_index("variant")
+    assert list(table.index) == ["baseline", "pruned-50", "int8", "pruned-2x"]
+    assert table.loc["pruned-2x", "speedup goal (x)"] == 2.0
+    assert table.loc["pruned-2x", "speedup in search (x)"] == 2.1
+    assert table.loc["pruned-2x", "speedup cpu b1"] == pytest.approx(0.8 / 0.39)  # the row's own timing
+    assert math.isnan(table.loc["pruned-50", "speedup goal (x)"])  # uniform: no goal
+    assert table.loc["pruned-2x", "Δ top-1 pp"] == pytest.approx(-0.5)
+    assert "speedup goal (x)" not in compression_table(rows[:-1], "lenet5").columns
+
+
 def test_speedup_needs_the_same_cpu_thread_count() -> None:
     rows = [
         _row("lenet5", "baseline", "cpu", 1, 0.8, threads=2),

@@ -138,3 +138,32 @@ def test_speedups_over_the_baseline_come_from_interleaved_rounds(capsys: pytest.
     for item in speedups:
         assert item["low"] <= item["speedup"] <= item["high"] and item["rounds"] == 5 and item["batch_size"] == 1
     assert run_json(capsys, "lenet5")["speedups"] == []  # nothing to compare with
+
+
+def test_a_latency_goal_profiles_a_searched_variant_with_its_measured_speedup(
+    capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end on the real CPU timer: pruned-1.5x is searched, measured and profiled; its rows
+    record the goal, the speedup the search measured and the widths the model really has. A
+    second run reads the latency table from the cache."""
+    monkeypatch.setenv("CNNBENCH_CACHE_DIR", str(tmp_path))
+    timing = ["--device", "cpu", "--threads", "1", "--min-iters", "10", "--min-time", "0.2", "--warmup-time", "0.05"]
+    assert main(["profile", "lenet5", "--prune-target", "speedup:1.5", *timing, "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    rows = {row["variant"]: row for row in payload["rows"]}
+    assert set(rows) == {"baseline", "pruned-1.5x"}
+    row = rows["pruned-1.5x"]
+    assert row["status"] == "ok" and row["prune_target"] == "speedup:1.5" and row["prune_search_batch"] == 1
+    assert row["prune_speedup_measured"] > 0  # measured by the search; may miss the goal on a busy machine
+    widths = json.loads(row["prune_widths"])
+    assert set(widths) == {"features.0", "features.3", "features.6"}
+    assert row["params"] < rows["baseline"]["params"]  # narrowed to the widths recorded
+    assert widths["features.3"] < 16 or widths["features.6"] < 120 or widths["features.0"] < 6
+    (speedup,) = payload["speedups"]
+    assert speedup["variant"] == "pruned-1.5x"  # timed again against the baseline, apart from the search
+    (table,) = (tmp_path / "latency").iterdir()
+    assert table.name.startswith("lenet5-1x32x32-b1-cpu-")
+    stamp = table.stat().st_mtime_ns
+    assert main(["profile", "lenet5", "--prune-target", "latency:0.666667", *timing, "--format", "json"]) == 0
+    again = {row["variant"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert "pruned-1.5x" in again and table.stat().st_mtime_ns == stamp  # same goal name; table read, not rewritten

@@ -111,3 +111,39 @@ def test_a_pruned_pair_without_a_digest_or_unreadable_is_never_used(tmp_path: Pa
     assert _cache(path, notices).load(0.5) is None and "has no digest of its tensors" in notices[0]
     path.write_bytes(b"garbage")
     assert _cache(path, notices).load(0.5) is None and f"pruned model {path} is unreadable" in notices[1]
+
+
+def test_a_latency_goal_is_its_own_key_and_names_where_it_was_measured(tmp_path: Path) -> None:
+    common = {"criterion": "l1", "recipe": None, "seed": 0}
+    ratio = pruned_cache_path(tmp_path, "lenet5-untrained-s0", ratio=0.5, **common)
+    cpu = {"device": "cpu", "threads": 1}
+    goal = pruned_cache_path(tmp_path, "lenet5-untrained-s0", target="speedup:2", measured_on=cpu, **common)
+    assert goal.name.startswith("lenet5-untrained-s0-t2x-l1-") and goal != ratio
+    other = pruned_cache_path(
+        tmp_path, "lenet5-untrained-s0", target="speedup:2", measured_on={**cpu, "threads": 2}, **common
+    )
+    assert other != goal  # measured with other threads: another model
+    assert pruned_cache_path(tmp_path, "lenet5-untrained-s0", target="speedup:3", measured_on=cpu, **common) != goal
+
+
+def test_the_search_record_travels_with_the_model_through_the_disk(tmp_path: Path, pruned: PrunedModel) -> None:
+    from compress.latency_prune import Attempt, LatencyPruning
+
+    widths = {"features.0": 3, "features.3": 8, "features.6": 64}
+    record = LatencyPruning(
+        target="speedup:2", speedup=2.1, low=1.9, high=2.2, reached=True, widths=widths,
+        full_widths={"features.0": 6, "features.3": 16, "features.6": 120},
+        attempts=(Attempt(2.0, 2.3, 2.1, 1.9, 2.2, widths),), multiple=8, batch_size=1, device="cpu",
+        table_truncated=False, table_seconds=4.0, table_cached=False,
+    )  # fmt: skip
+    path = tmp_path / "t.pt"
+
+    def cache() -> PrunedModelCache:
+        return PrunedModelCache(
+            {}, path_for=lambda key: path, fresh_model=fresh, phase=lambda name: contextlib.nullcontext()
+        )
+
+    cache().save("speedup:2", Pruned(pruned.model, finetuned=pruned, latency=record))
+    loaded = cache().load("speedup:2")
+    assert loaded is not None and loaded.latency == record
+    assert loaded.model.features[0].out_channels == 3

@@ -20,6 +20,7 @@ def test_settings_that_only_extend_the_run_or_say_where_things_are_may_change() 
         models=("lenet5", "resnet20"),
         out_dir=Path("/abs/runs/a"),
         prune_ratios=(0.3, 0.5),
+        prune_targets=("speedup:2",),
         norms=("bn", "gn"),
         quantize=None,
         resume=True,
@@ -66,3 +67,12 @@ def test_a_refused_resume_names_each_difference() -> None:
     assert message.startswith("cannot resume runs/a: it was started with other settings (")
     for part in ("seed 0 -> 1", "engine 'x86' -> 'qnnpack'", "batch_sizes [1] -> [1, 32]"):
         assert part in message
+
+
+def test_latency_goals_add_their_variants_and_measure_where_the_rows_are_timed() -> None:
+    config = replace(BASE, prune_targets=("speedup:1.5",), batch_sizes=(32, 4), threads=1)
+    names = [v.name for v in config.variants()]
+    assert names == ["baseline", "pruned-50", "pruned-1.5x", "int8", "pruned-50+int8", "pruned-1.5x+int8"]
+    assert config.to_dict()["prune_targets"] == ["speedup:1.5"]
+    latency = config.compression.latency
+    assert (latency.device, latency.batch_size, latency.threads) == ("cpu", 4, 1)

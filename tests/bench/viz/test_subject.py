@@ -34,3 +34,10 @@ def test_bad_variants_and_unlabelled_data_are_one_line_errors(tmp_path: Path) ->
         load_subject("lenet5", data=DIGITS, training=TrainingRequest(cache_dir=tmp_path), variant="pruned")
     with pytest.raises(BenchError, match="synthetic has no labels"):
         load_subject("lenet5", data=DataRequest("synthetic"), training=TrainingRequest(cache_dir=tmp_path))
+
+
+def test_a_latency_aware_int8_variant_names_its_float_model() -> None:
+    from bench.viz.subject import VizSubject
+
+    subject = VizSubject("lenet5", "digits", "pruned-2x+int8", None, None, torch.device("cpu"), None, {}, "cached")
+    assert subject.quantized and subject.float_label == "float pruned-2x model behind int8"
