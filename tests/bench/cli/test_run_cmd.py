@@ -73,3 +73,28 @@ def test_augment_and_hflip_are_part_of_the_resume_check(tmp_path: Path) -> None:
     changed = _config(tmp_path, "--augment", "none", "--no-hflip").to_dict()
     assert resume_differences(stored, changed) == ["augment none -> 'none'", "hflip none -> False"]
     assert resume_differences(stored, _config(tmp_path, "--damaged-cache", "stop").to_dict()) == []
+
+
+def test_a_latency_goal_runs_as_a_variant_with_its_measured_speedup_and_widths(tmp_path: Path) -> None:
+    """bench run on lenet5/digits with --prune-target speedup:1.5: pruned-1.5x is searched on the
+    run's device, fine-tuned, evaluated and timed like pruned-50, and int8 goes on top of it."""
+    import json
+
+    timing = ["--warmup", "1", "--warmup-time", "0.05", "--min-iters", "10", "--min-time", "0.2"]
+    flags = ["--prune", "none", "--prune-target", "speedup:1.5", "--quantize", "int8", "--epochs", "1"]
+    flags += ["--threads", "1", "--device", "cpu", "--batch-sizes", "1", *timing]
+    out = tmp_path / "run"
+    assert main(["run", "--models", "lenet5", *flags, "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    rows = {row["variant"]: row for row in json.loads((out / "results.json").read_text())["rows"]}
+    assert list(rows) == ["baseline", "pruned-1.5x", "int8", "pruned-1.5x+int8"]
+    searched, on_top = rows["pruned-1.5x"], rows["pruned-1.5x+int8"]
+    assert searched["status"] == "ok" and searched["prune_target"] == "speedup:1.5"
+    assert searched["prune_speedup_measured"] > 0 and searched["prune_search_batch"] == 1
+    assert searched["top1"] is not None and searched["top1_before_finetune"] is not None  # fine-tuned, evaluated
+    assert searched["params"] < rows["baseline"]["params"]
+    assert set(json.loads(searched["prune_widths"])) == {"features.0", "features.3", "features.6"}
+    assert on_top["precision"] == "int8" and on_top["prune_widths"] == searched["prune_widths"]
+    assert list((tmp_path / "cache" / "latency").glob("lenet5-1x32x32-b1-cpu-*.json"))
+    assert list((tmp_path / "cache" / "pruned").glob("*-t1.5x-l1-*.pt"))
+    report = (out / "report.md").read_text()
+    assert "speedup goal (x)" in report and "| pruned-1.5x |" in report
