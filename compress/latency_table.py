@@ -22,7 +22,7 @@ Candidate widths and the search's steps are multiples of it.
 passes: every group at the first fraction of :data:`DEFAULT_FRACTIONS`, then every group at
 the next, and so on; when the budget runs out the table keeps what it has, with fewer widths
 per group (groups with no narrowed point are never narrowed by the search) and ``truncated``
-set.
+set. A cached table cut short by a smaller budget than the one asked for is measured again.
 
 **Cached**: one JSON file per model name, input shape, batch size, device (its name: CPU model
 or GPU), torch version, thread count and the groups' structure, under
@@ -240,17 +240,19 @@ def table_path(cache_dir: Path | None, key: dict[str, Any]) -> Path | None:
     )
 
 
-def read_table(path: Path | None, key: dict[str, Any]) -> LatencyTable | None:
-    """The cached table at ``path`` when it is whole and for ``key``; else None (measured again)."""
+def read_table(path: Path | None, key: dict[str, Any], budget_s: float = math.inf) -> LatencyTable | None:
+    """The cached table at ``path`` when it is whole and for ``key``; else None (measured again).
+    A table cut short by a smaller budget than ``budget_s`` is measured again with the larger one."""
     if path is None or not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("key") != key:
             return None
-        return LatencyTable.from_dict(data, path=str(path))
+        table = LatencyTable.from_dict(data, path=str(path))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return None if table.truncated and table.budget_s < budget_s else table
 
 
 def candidate_width(width: int, fraction: float, multiple: int) -> int | None:
@@ -280,7 +282,7 @@ def build_latency_table(
     shape = tuple(example_inputs.shape[1:])
     key = table_key(model, shape, request, widths)
     path = table_path(request.cache_dir, key)
-    cached = read_table(path, key)
+    cached = read_table(path, key, request.budget_s)
     if cached is not None:
         return cached
     inputs = torch.randn(request.batch_size, *shape, generator=torch.Generator().manual_seed(0))

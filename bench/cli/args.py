@@ -169,9 +169,10 @@ def add_batch_sizes_arg(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_compression_args(parser: argparse.ArgumentParser, *, prune: str, quantize: str) -> None:
-    """``--prune``, ``--prune-target``, ``--importance``, ``--quantize``, ``--engine`` (`bench profile`
-    and `bench run`)."""
+    """``--prune``, ``--prune-target``, ``--prune-budget``, ``--importance``, ``--quantize``,
+    ``--engine`` (`bench profile` and `bench run`)."""
     from compress.importance import DEFAULT_CRITERION
+    from compress.latency_prune import DEFAULT_BUDGET_S
     from compress.quantization import DEFAULT_ENGINE
 
     parser.add_argument(
@@ -183,6 +184,14 @@ def add_compression_args(parser: argparse.ArgumentParser, *, prune: str, quantiz
         metavar="speedup:X|latency:F",
         help="latency-aware pruning to a goal measured on this device: speedup:2 (twice as fast as the "
         "baseline) or latency:0.5 (half its latency), comma-separated; variant pruned-2x (default: none)",
+    )
+    parser.add_argument(
+        "--prune-budget",
+        type=float,
+        default=DEFAULT_BUDGET_S,
+        metavar="S",
+        help="seconds the latency table of a --prune-target search may take per model and device; cut short, "
+        f"it measures fewer widths per group and says so (default: {DEFAULT_BUDGET_S:g})",
     )
     parser.add_argument(
         "--importance",
@@ -233,6 +242,7 @@ def check_compression_args(args: argparse.Namespace) -> tuple[list[float], str |
 
     ratios, quantize = parse_ratios(args.prune), parse_quantize(args.quantize)
     targets = prune_targets_of(args)
+    check_prune_budget(args.prune_budget)
     chosen = get_criterion(args.importance)
     if targets and chosen.needs_batches:
         raise BenchError(
@@ -242,6 +252,18 @@ def check_compression_args(args: argparse.Namespace) -> tuple[list[float], str |
     if quantize is not None:
         check_engine(args.engine)
     return ratios, quantize
+
+
+def check_prune_budget(seconds: float) -> float:
+    """``--prune-budget S``: a finite number of seconds above 0."""
+    import math
+
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise BenchError(
+            f"--prune-budget must be a number of seconds above 0, got {seconds:g}",
+            "pass e.g. --prune-budget 120 (the latency table keeps what it measured by then)",
+        )
+    return seconds
 
 
 def prune_targets_of(args: argparse.Namespace) -> list[str]:

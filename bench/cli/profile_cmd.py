@@ -301,7 +301,7 @@ def _profile_variants(
     from bench.zoo import get_model_spec
 
     base_row = {"dataset": dataset.name, "family": get_model_spec(name).family, "weights": WeightsSource.UNTRAINED}
-    latency = _latency_settings(options)
+    latency = _latency_settings(options, args.prune_budget)
     rows: list[dict[str, Any]] = []
     built: list[tuple[str, nn.Module, tuple[int, int, int]]] = []
     for variant in variants:
@@ -378,7 +378,7 @@ def _search_line(name: str, variant: str, extra: dict[str, Any]) -> str:
     )
 
 
-def _latency_settings(options: ProfileOptions) -> LatencySettings:
+def _latency_settings(options: ProfileOptions, budget_s: float) -> LatencySettings:
     """Where `bench profile`'s latency-aware variants measure: its device, first batch size,
     threads and timing flags (the measured check); the latency table cached under the checkpoint cache."""
     from bench.training.checkpoint import default_cache_dir
@@ -388,6 +388,7 @@ def _latency_settings(options: ProfileOptions) -> LatencySettings:
         device=str(options.device),
         batch_size=options.batch_sizes[0],
         threads=options.threads,
+        budget_s=budget_s,
         cache_dir=default_cache_dir(),
         check_timing=options.timing,
     )

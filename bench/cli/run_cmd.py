@@ -151,6 +151,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         hflip=args.hflip,
         prune_ratios=tuple(ratios),
         prune_targets=tuple(prune_targets_of(args)),
+        prune_budget_s=args.prune_budget,
         quantize=quantize,
         importance=args.importance,
         engine=args.engine,

@@ -25,7 +25,7 @@ from bench.provider.provider import CompressionRequest
 from bench.results.schema import DEFAULT_RUNTIME
 from bench.training.requests import BuildRequest, DataRequest, TrainingRequest
 from compress.importance import DEFAULT_CRITERION
-from compress.latency_prune import LatencySettings
+from compress.latency_prune import DEFAULT_BUDGET_S, LatencySettings
 from compress.quantization import DEFAULT_CALIBRATION_IMAGES, DEFAULT_ENGINE
 from compress.variants import Variant, plan_variants
 
@@ -83,6 +83,7 @@ class RunConfig:
     hflip: bool | None = None  # --hflip / --no-hflip; None: the augmentation's default
     prune_ratios: tuple[float, ...] = (0.5,)
     prune_targets: tuple[str, ...] = ()  # --prune-target: latency goals, canonical (speedup:2)
+    prune_budget_s: float = DEFAULT_BUDGET_S  # --prune-budget: seconds a latency table may take
     quantize: str | None = "int8"
     importance: str = DEFAULT_CRITERION
     engine: str = DEFAULT_ENGINE
@@ -159,7 +160,11 @@ class RunConfig:
         """Where a latency-aware variant measures: the run's device, its smallest batch size, its
         threads (its float rows are timed there too) and its timing settings (the measured check)."""
         return LatencySettings(
-            device=str(self.device), batch_size=min(self.batch_sizes), threads=self.threads, check_timing=self.timing
+            device=str(self.device),
+            batch_size=min(self.batch_sizes),
+            threads=self.threads,
+            budget_s=self.prune_budget_s,
+            check_timing=self.timing,
         )
 
     def devices_for(self, variant: Variant) -> list[torch.device]:

@@ -127,3 +127,20 @@ def test_damaged_cache_file_is_measured_again(tmp_path, fake_device):
     again = fake_device()
     table = build_latency_table(model, inputs, request, timer=again, clock=again.clock)
     assert again.calls > 0 and not table.from_cache
+
+
+def test_a_table_cut_short_is_measured_again_for_a_larger_budget(tmp_path, fake_device):
+    model, inputs = _lenet(), torch.randn(1, 1, 32, 32)
+    short = fake_device(tick=1.0)
+    first = build_latency_table(
+        model, inputs, TableRequest(budget_s=22.0, cache_dir=tmp_path), timer=short, clock=short.clock
+    )
+    assert first.truncated
+    same = fake_device(tick=1.0)
+    build_latency_table(model, inputs, TableRequest(budget_s=22.0, cache_dir=tmp_path), timer=same, clock=same.clock)
+    assert same.calls == 0  # the same budget: the cached table is what it would measure
+    larger = fake_device(tick=1.0)
+    again = build_latency_table(
+        model, inputs, TableRequest(budget_s=1e9, cache_dir=tmp_path), timer=larger, clock=larger.clock
+    )
+    assert larger.calls > 0 and not again.truncated and again.measured_points > first.measured_points

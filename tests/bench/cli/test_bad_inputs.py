@@ -210,6 +210,8 @@ CASES = [
     Case("profile", "--prune-target without a kind", lambda e: ["profile", "lenet5", "--prune-target", "2"], "is not a latency goal"),
     Case("profile", "--prune-target speedup not above 1", lambda e: ["profile", "lenet5", "--prune-target", "speedup:0.5"], "above 1"),
     Case("profile", "--prune-target latency outside (0, 1)", lambda e: ["profile", "lenet5", "--prune-target", "latency:2"], "strictly between 0 and 1"),
+    Case("profile", "--prune-budget zero", lambda e: ["profile", "lenet5", "--prune-target", "speedup:2", "--prune-budget", "0"], "--prune-budget must be a number of seconds above 0"),
+    Case("run", "--prune-budget nan", lambda e: ["run", *RUN, "--prune-target", "speedup:2", "--prune-budget", "nan", "--out", _new(e)], "--prune-budget must be"),
     Case("profile", "--prune-target with a batch criterion", lambda e: ["profile", "lenet5", "--prune-target", "speedup:2", "--importance", "taylor"], "needs batches"),
     Case("profile", "--quantize int4", lambda e: ["profile", "lenet5", "--quantize", "int4"], "not a supported quantization"),
     Case("profile", "--engine tpu", lambda e: ["profile", "lenet5", "--quantize", "int8", "--engine", "tpu"], "quantized engine 'tpu' is not supported"),

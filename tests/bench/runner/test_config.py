@@ -70,9 +70,12 @@ def test_a_refused_resume_names_each_difference() -> None:
 
 
 def test_latency_goals_add_their_variants_and_measure_where_the_rows_are_timed() -> None:
-    config = replace(BASE, prune_targets=("speedup:1.5",), batch_sizes=(32, 4), threads=1)
+    config = replace(BASE, prune_targets=("speedup:1.5",), batch_sizes=(32, 4), threads=1, prune_budget_s=30.0)
     names = [v.name for v in config.variants()]
     assert names == ["baseline", "pruned-50", "pruned-1.5x", "int8", "pruned-50+int8", "pruned-1.5x+int8"]
     assert config.to_dict()["prune_targets"] == ["speedup:1.5"]
     latency = config.compression.latency
-    assert (latency.device, latency.batch_size, latency.threads) == ("cpu", 4, 1)
+    assert (latency.device, latency.batch_size, latency.threads, latency.budget_s) == ("cpu", 4, 1, 30.0)
+    assert latency.check_timing == config.timing
+    (found,) = resume_differences(config.to_dict(), replace(config, prune_budget_s=60.0).to_dict())
+    assert found.startswith("prune_budget_s 30.0 -> 60.0")  # it shapes what the search measures
