@@ -22,7 +22,8 @@ Candidate widths and the search's steps are multiples of it.
 passes: every group at the first fraction of :data:`DEFAULT_FRACTIONS`, then every group at
 the next, and so on; when the budget runs out the table keeps what it has, with fewer widths
 per group (groups with no narrowed point are never narrowed by the search) and ``truncated``
-set. A cached table cut short by a smaller budget than the one asked for is measured again.
+set. The narrowed models come from one trace of the model (:class:`compress.pruning.Narrower`),
+not one per point. A cached table cut short by a smaller budget than the one asked for is measured again.
 
 **Cached**: one JSON file per model name, input shape, batch size, device (its name: CPU model
 or GPU), torch version, thread count and the groups' structure, under
@@ -57,7 +58,7 @@ from bench.profiling.timing import TimingConfig, percentile
 from compress.importance import DEFAULT_CRITERION
 from compress.latency_search import GroupRow
 from compress.model_state import preserved_state
-from compress.pruning import group_roots, prune_to_widths
+from compress.pruning import Narrower, group_roots
 
 TABLE_VERSION = 1
 DEFAULT_FRACTIONS = (0.5, 0.25, 0.75)  # kept fractions, in the order the passes measure them
@@ -294,6 +295,7 @@ def build_latency_table(
     baseline_ms = timer([reference], inputs).ms[0]
     points: dict[str, list[tuple[int, float]]] = {name: [(width, baseline_ms)] for name, width in widths.items()}
     truncated = False
+    narrower: Narrower | None = None
     for fraction in request.fractions:
         for name, width in widths.items():
             kept = candidate_width(width, fraction, multiple)
@@ -302,9 +304,8 @@ def build_latency_table(
             if clock() >= deadline:
                 truncated = True
                 break
-            narrowed = copy.deepcopy(reference)
-            prune_to_widths(narrowed, {name: kept}, example_inputs[:1], criterion=request.criterion)
-            timed = timer([reference, narrowed], inputs)
+            narrower = narrower or Narrower(reference, example_inputs[:1], criterion=request.criterion)
+            timed = timer([reference, narrower.narrowed(name, kept)], inputs)
             points[name].append((kept, baseline_ms / timed.speedups[1][0]))
         if truncated:
             break

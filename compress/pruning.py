@@ -35,6 +35,7 @@ a freshly built base model (:func:`load_pruned`), readable with ``weights_only=T
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,3 +374,73 @@ def prune_to_widths(
         raise _cannot_follow(exc) from None
     _check_outputs(model, inputs, shapes_before)
     return {name: _out_width(model.get_submodule(name)) for name in widths}
+
+
+class Narrower:
+    """Copies of ``model`` with one group narrowed at a time, from one trace (the latency table's
+    many points): each :meth:`narrowed` prunes a working copy in place, copies the result and
+    puts the working copy back (torch-pruning replaces parameters and buffers, so the originals
+    are restored by reference, with the width attributes). The channels chosen are
+    :func:`prune_to_widths`'s. A graph with bare ``nn.Parameter`` nodes (which pruning rewires in
+    the graph itself) is traced afresh for every copy instead.
+    """
+
+    def __init__(self, model: nn.Module, example_inputs: torch.Tensor, *, criterion: str = DEFAULT_CRITERION) -> None:
+        chosen = get_criterion(criterion)
+        if chosen.needs_batches:
+            raise BenchError(f"the {chosen.name} criterion needs batches; prune to widths with l1", "use l1")
+        self._criterion = criterion
+        self._example = example_inputs[:1]
+        self._inputs = batch_of_two(example_inputs)
+        self._model = copy.deepcopy(model)
+        self._pristine = model
+        self._graph, last_layer, self._shapes = _trace(self._model, self._inputs)
+        ignored = [
+            sub
+            for name in _protected_names(self._model, last_layer, None)
+            for sub in self._model.get_submodule(name).modules()
+        ]
+        names = {module: name for name, module in self._model.named_modules()}
+        try:
+            candidates, _ = score_groups(self._graph, chosen.scorer(seed=0), ignored)
+        except (IndexError, RuntimeError, ValueError) as exc:
+            raise _cannot_follow(exc) from None
+        self.groups: dict[str, ScoredGroup] = {names[c.module]: c for c in candidates}
+        self.reuses_trace = not getattr(self._graph, "_param_to_name", None)
+        self._saved = [
+            (
+                module,
+                {attr: getattr(module, attr) for attr in _WIDTH_ATTRS if hasattr(module, attr)},
+                dict(module._parameters),
+                dict(module._buffers),
+            )
+            for module in self._model.modules()
+        ]
+
+    def narrowed(self, name: str, kept: int) -> nn.Module:
+        """A new model: ``model`` with group ``name`` keeping ``kept`` channels, the rest full."""
+        if not self.reuses_trace:
+            fresh = copy.deepcopy(self._pristine)
+            prune_to_widths(fresh, {name: kept}, self._example, criterion=self._criterion)
+            return fresh
+        try:
+            keep_lowest_removed(self._graph, self.groups[name], kept)
+            result = copy.deepcopy(self._model)
+        except (IndexError, RuntimeError, ValueError) as exc:
+            raise _cannot_follow(exc) from None
+        finally:
+            self._restore()
+        _check_outputs(result, self._inputs, self._shapes)
+        return result
+
+    def _restore(self) -> None:
+        for module, attrs, parameters, buffers in self._saved:
+            for attr, value in attrs.items():
+                setattr(module, attr, value)
+            module._parameters.clear()
+            module._parameters.update(parameters)
+            module._buffers.clear()
+            module._buffers.update(buffers)
+        history = getattr(self._graph, "_pruning_history", None)
+        if history is not None:
+            history.clear()
