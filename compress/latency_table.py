@@ -22,7 +22,9 @@ Candidate widths and the search's steps are multiples of it.
 passes: every group at the first fraction of :data:`DEFAULT_FRACTIONS`, then every group at
 the next, and so on; when the budget runs out the table keeps what it has, with fewer widths
 per group (groups with no narrowed point are never narrowed by the search) and ``truncated``
-set. The narrowed models come from one trace of the model (:class:`compress.pruning.Narrower`),
+set. Up to :data:`POINTS_PER_CALL` narrowed models are timed in one interleaved call with the
+full model (fewer warm-ups and collections); the budget is checked before each call, so it is
+overrun by at most one call. The narrowed models come from one trace of the model (:class:`compress.pruning.Narrower`),
 not one per point. A cached table cut short by a smaller budget than the one asked for is measured again.
 
 **Cached**: one JSON file per model name, input shape, batch size, device (its name: CPU model
@@ -69,6 +71,7 @@ PROBE_SHARE = 0.25  # at most this share of the budget goes to the multiple prob
 # Short measurements for the table: many points, each a ratio against the full model.
 TABLE_TIMING = TimingConfig(warmup_iters=2, warmup_s=0.02, min_iters=6, min_time_s=0.09, max_time_s=5.0, blocks=3)
 TABLE_ROUNDS = 3
+POINTS_PER_CALL = 8  # narrowed models timed in one interleaved call with the full model
 
 
 @dataclass(frozen=True)
@@ -297,16 +300,17 @@ def build_latency_table(
     truncated = False
     narrower: Narrower | None = None
     for fraction in request.fractions:
-        for name, width in widths.items():
-            kept = candidate_width(width, fraction, multiple)
-            if kept is None or any(w == kept for w, _ in points[name]):
-                continue
+        pending = [(name, candidate_width(width, fraction, multiple)) for name, width in widths.items()]
+        pending = [(name, kept) for name, kept in pending if kept is not None and kept not in dict(points[name])]
+        for start in range(0, len(pending), POINTS_PER_CALL):
             if clock() >= deadline:
                 truncated = True
                 break
+            chunk = pending[start : start + POINTS_PER_CALL]
             narrower = narrower or Narrower(reference, example_inputs[:1], criterion=request.criterion)
-            timed = timer([reference, narrower.narrowed(name, kept)], inputs)
-            points[name].append((kept, baseline_ms / timed.speedups[1][0]))
+            timed = timer([reference, *(narrower.narrowed(name, kept) for name, kept in chunk)], inputs)
+            for (name, kept), speedup in zip(chunk, timed.speedups[1:]):
+                points[name].append((kept, baseline_ms / speedup[0]))
         if truncated:
             break
     table = LatencyTable(

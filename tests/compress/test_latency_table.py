@@ -108,12 +108,12 @@ def test_budget_cuts_the_table_short_and_says_so(fake_device):
     full_device, short_device = fake_device(tick=1.0), fake_device(tick=1.0)
     full = build_latency_table(model, inputs, TableRequest(budget_s=1e9), timer=full_device, clock=full_device.clock)
     short = build_latency_table(
-        model, inputs, TableRequest(budget_s=22.0), timer=short_device, clock=short_device.clock
+        model, inputs, TableRequest(budget_s=20.0), timer=short_device, clock=short_device.clock
     )
     assert not full.truncated and short.truncated
     assert 0 < short.measured_points < full.measured_points
-    # probe 16 s, baseline 1 s, then 2 s a point: the first pass (half width) reaches every
-    # group before any group gets a second width
+    # probe 16 s, baseline 1 s, then the first pass (half width, every group) in one call of
+    # 4 s: the budget is spent before any group gets a second width
     assert all(len(group.points) == 2 for group in short.groups.values())
 
 
@@ -133,11 +133,11 @@ def test_a_table_cut_short_is_measured_again_for_a_larger_budget(tmp_path, fake_
     model, inputs = _lenet(), torch.randn(1, 1, 32, 32)
     short = fake_device(tick=1.0)
     first = build_latency_table(
-        model, inputs, TableRequest(budget_s=22.0, cache_dir=tmp_path), timer=short, clock=short.clock
+        model, inputs, TableRequest(budget_s=20.0, cache_dir=tmp_path), timer=short, clock=short.clock
     )
     assert first.truncated
     same = fake_device(tick=1.0)
-    build_latency_table(model, inputs, TableRequest(budget_s=22.0, cache_dir=tmp_path), timer=same, clock=same.clock)
+    build_latency_table(model, inputs, TableRequest(budget_s=20.0, cache_dir=tmp_path), timer=same, clock=same.clock)
     assert same.calls == 0  # the same budget: the cached table is what it would measure
     larger = fake_device(tick=1.0)
     again = build_latency_table(
