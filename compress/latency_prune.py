@@ -159,11 +159,12 @@ def prune_to_target(
     short rounds for the table, ``settings.rounds`` of ``settings.check_timing`` for the check).
     """
     goal = parse_target(target) if isinstance(target, str) else target
-    reference = copy.deepcopy(model).cpu()
+    master = copy.deepcopy(model).cpu()  # pruned from, on the CPU; never handed to a timer
+    reference = copy.deepcopy(master)  # the baseline the timers run (on ``settings.device``)
     example = example_inputs[:1].cpu()
-    roots = group_roots(reference, example, criterion)
+    roots = group_roots(master, example, criterion)
     table = build_latency_table(
-        reference, example, settings.table_request(criterion), timer=timer, clock=clock, roots=roots
+        master, example, settings.table_request(criterion), timer=timer, clock=clock, roots=roots
     )
     check = (
         check_timer
@@ -178,7 +179,7 @@ def prune_to_target(
         widths = greedy_widths(table.baseline_ms, rows, table.baseline_ms / wanted, unit=table.multiple)
         if search.attempts and widths == search.attempts[-1].widths:
             break  # the search cannot narrow further: another try would measure the same model
-        pruned = copy.deepcopy(reference)
+        pruned = copy.deepcopy(master)
         prune_to_widths(pruned, {n: w for n, w in widths.items() if w < search.full[n]}, example, criterion=criterion)
         measured, low, high = check([reference, pruned], inputs).speedups[1]
         predicted = table.baseline_ms / predicted_ms(table.baseline_ms, rows, widths)

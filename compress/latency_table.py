@@ -295,10 +295,11 @@ def build_latency_table(
         reference, inputs, timer=timer, clock=clock, deadline=started + request.budget_s * PROBE_SHARE
     )
     multiple = probe.multiple if probe is not None else 1
+    # the narrowed models are pruned on the CPU, from a copy the timer never moves to the device
+    narrower = Narrower(reference, example_inputs[:1].cpu(), criterion=request.criterion)
     baseline_ms = timer([reference], inputs).ms[0]
     points: dict[str, list[tuple[int, float]]] = {name: [(width, baseline_ms)] for name, width in widths.items()}
     truncated = False
-    narrower: Narrower | None = None
     for fraction in request.fractions:
         pending = [(name, candidate_width(width, fraction, multiple)) for name, width in widths.items()]
         pending = [(name, kept) for name, kept in pending if kept is not None and kept not in dict(points[name])]
@@ -307,7 +308,6 @@ def build_latency_table(
                 truncated = True
                 break
             chunk = pending[start : start + POINTS_PER_CALL]
-            narrower = narrower or Narrower(reference, example_inputs[:1], criterion=request.criterion)
             timed = timer([reference, *(narrower.narrowed(name, kept) for name, kept in chunk)], inputs)
             for (name, kept), speedup in zip(chunk, timed.speedups[1:]):
                 points[name].append((kept, baseline_ms / speedup[0]))

@@ -112,8 +112,11 @@ def _layer_cost(module: nn.Module, step: int) -> float:
 class FakeDevice:
     """``timer(modules, inputs)`` and ``clock()`` of a device whose channel multiple is ``step``."""
 
-    def __init__(self, step: int = 8, tick: float = 0.01, scale: float = 1.0, overhead_ms: float = 0.05) -> None:
+    def __init__(
+        self, step: int = 8, tick: float = 0.01, scale: float = 1.0, overhead_ms: float = 0.05, moves: bool = False
+    ) -> None:
         self.step, self.tick, self.scale, self.overhead_ms = step, tick, scale, overhead_ms
+        self.moves = moves  # move every module timed elsewhere (float64 stands in for a GPU)
         self.now = 0.0
         self.calls = 0
         self.modules_timed = 0
@@ -127,6 +130,9 @@ class FakeDevice:
         self.calls += 1
         self.modules_timed += len(modules)
         self.now += self.tick * len(modules)
+        if self.moves:
+            for module in modules:
+                module.to(torch.float64)
         ms = tuple(self.latency(m) for m in modules)
         # ``scale`` below 1: the device runs the narrowed models slower than the formula says
         speedups = tuple((r, r, r) for r in self._ratios(ms))

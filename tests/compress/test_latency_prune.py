@@ -56,3 +56,14 @@ def test_an_unreachable_goal_reports_the_fastest_measured(fake_device):
     assert not result.reached
     assert result.speedup == max(a.measured for a in result.attempts) < 4
     assert 1 <= len(result.attempts) <= 3
+
+
+def test_models_handed_to_the_timer_are_never_pruned_afterwards(fake_device):
+    """The timer moves what it times to the device (float64 stands in for a GPU here): pruning
+    must work on CPU copies it never saw, or the trace would mix devices."""
+    device = fake_device(step=8, moves=True)
+    slow_check = fake_device(step=8, scale=0.8, moves=True)  # misses: the retries prune again
+    pruned, result = prune_to_target(
+        _lenet(), "speedup:1.3", torch.randn(1, 1, 32, 32), timer=device, check_timer=slow_check, clock=device.clock
+    )
+    assert len(result.attempts) >= 2 and _widths(pruned) == result.widths
