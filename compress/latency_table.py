@@ -22,7 +22,8 @@ Candidate widths and the search's steps are multiples of it.
 passes: every group at the first fraction of :data:`DEFAULT_FRACTIONS`, then every group at
 the next, and so on; when the budget runs out the table keeps what it has, with fewer widths
 per group (groups with no narrowed point are never narrowed by the search) and ``truncated``
-set. Up to :data:`POINTS_PER_CALL` narrowed models are timed in one interleaved call with the
+set. Within a pass the groups go in descending order of their root layer's MACs, so a budget
+that runs out leaves the cheapest layers unmeasured. Up to :data:`POINTS_PER_CALL` narrowed models are timed in one interleaved call with the
 full model (fewer warm-ups and collections); the budget is checked before each call, so it is
 overrun by at most one call. The narrowed models come from one trace of the model (:class:`compress.pruning.Narrower`),
 not one per point. A cached table cut short by a smaller budget than the one asked for is measured again.
@@ -48,7 +49,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -297,11 +298,13 @@ def build_latency_table(
     multiple = probe.multiple if probe is not None else 1
     # the narrowed models are pruned on the CPU, from a copy the timer never moves to the device
     narrower = Narrower(reference, example_inputs[:1].cpu(), criterion=request.criterion)
+    macs = layer_macs(reference, inputs)
+    order = sorted(widths, key=lambda name: -macs.get(name, (0,))[0])  # costly layers first, in case the budget ends
     baseline_ms = timer([reference], inputs).ms[0]
     points: dict[str, list[tuple[int, float]]] = {name: [(width, baseline_ms)] for name, width in widths.items()}
     truncated = False
     for fraction in request.fractions:
-        pending = [(name, candidate_width(width, fraction, multiple)) for name, width in widths.items()]
+        pending = [(name, candidate_width(widths[name], fraction, multiple)) for name in order]
         pending = [(name, kept) for name, kept in pending if kept is not None and kept not in dict(points[name])]
         for start in range(0, len(pending), POINTS_PER_CALL):
             if clock() >= deadline:
@@ -330,32 +333,35 @@ def build_latency_table(
     return table
 
 
-@dataclass
+@dataclass(frozen=True)
 class _ConvInput:
-    """The largest convolution of a model and the input it saw (filled by a forward hook)."""
+    """The largest convolution of a model, the input shape it saw and its MACs per image."""
 
-    name: str = ""
-    module: nn.Conv2d | None = None
-    shape: tuple[int, ...] = ()
-    macs: int = -1
-    seen: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    name: str
+    module: nn.Conv2d
+    shape: tuple[int, ...]
+    macs: int
 
 
-def representative_conv(model: nn.Module, inputs: torch.Tensor) -> _ConvInput | None:
-    """The ungrouped 2-d convolution doing the most multiply-adds, with its input shape."""
-    found = _ConvInput()
+def layer_macs(model: nn.Module, inputs: torch.Tensor) -> dict[str, tuple[int, tuple[int, ...], nn.Module]]:
+    """Every convolution's and linear layer's multiply-adds per image, input shape and module,
+    by name, from one forward pass at batch 1 (``model`` left as it was)."""
+    found: dict[str, tuple[int, tuple[int, ...], nn.Module]] = {}
     hooks = []
 
-    def hook(name: str, module: nn.Conv2d) -> Callable[..., None]:
+    def hook(name: str, module: nn.Module) -> Callable[..., None]:
         def record(_: nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            macs = out.numel() // out.shape[0] * module.in_channels * math.prod(module.kernel_size)
-            if macs > found.macs:
-                found.name, found.module, found.shape, found.macs = name, module, tuple(args[0].shape), macs
+            if isinstance(module, nn.Linear):
+                macs = out.numel() // out.shape[0] * module.in_features
+            else:
+                per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+                macs = out.numel() // out.shape[0] * per_output
+            found[name] = (macs, tuple(args[0].shape), module)
 
         return record
 
     for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d) and module.groups == 1:
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
             hooks.append(module.register_forward_hook(hook(name, module)))
     try:
         with preserved_state(model, train=False), torch.no_grad():
@@ -363,7 +369,20 @@ def representative_conv(model: nn.Module, inputs: torch.Tensor) -> _ConvInput | 
     finally:
         for handle in hooks:
             handle.remove()
-    return found if found.module is not None else None
+    return found
+
+
+def representative_conv(model: nn.Module, inputs: torch.Tensor) -> _ConvInput | None:
+    """The ungrouped 2-d convolution doing the most multiply-adds, with its input shape."""
+    convs = [
+        (macs, name, shape, module)
+        for name, (macs, shape, module) in layer_macs(model, inputs).items()
+        if isinstance(module, nn.Conv2d) and module.groups == 1
+    ]
+    if not convs:
+        return None
+    macs, name, shape, module = max(convs, key=lambda item: item[0])
+    return _ConvInput(name, module, shape, macs)
 
 
 def probe_widths(width: int) -> list[int]:
@@ -384,7 +403,7 @@ def measure_multiple(
     """Time the model's largest convolution alone at :func:`probe_widths` and read the multiple
     off the curve (:func:`multiple_from_curve`); None for a model without such a convolution."""
     conv = representative_conv(model, inputs)
-    if conv is None or conv.module is None:
+    if conv is None:
         return None
     layer = conv.module
     widths = probe_widths(layer.out_channels)

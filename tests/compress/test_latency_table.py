@@ -144,3 +144,15 @@ def test_a_table_cut_short_is_measured_again_for_a_larger_budget(tmp_path, fake_
         model, inputs, TableRequest(budget_s=1e9, cache_dir=tmp_path), timer=larger, clock=larger.clock
     )
     assert larger.calls > 0 and not again.truncated and again.measured_points > first.measured_points
+
+
+def test_a_short_budget_measures_the_costliest_layers_first(fake_device, monkeypatch):
+    import compress.latency_table as latency_table
+
+    monkeypatch.setattr(latency_table, "POINTS_PER_CALL", 1)
+    device = fake_device(tick=1.0)  # probe 16 s, baseline 1 s, then 2 s a point
+    table = build_latency_table(
+        _lenet(), torch.randn(1, 1, 32, 32), TableRequest(budget_s=19.0), timer=device, clock=device.clock
+    )
+    measured = [name for name, group in table.groups.items() if len(group.points) > 1]
+    assert table.truncated and measured == ["features.3"]  # 240,000 MACs: lenet5's costliest layer
