@@ -205,7 +205,7 @@ class TableRequest:
     device: str = "cpu"
     batch_size: int = 1
     threads: int | None = None
-    budget_s: float = 120.0
+    budget_s: float = 300.0
     cache_dir: Path | None = None  # None: nothing is read or written
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     criterion: str = DEFAULT_CRITERION
