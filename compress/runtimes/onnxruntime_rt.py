@@ -62,7 +62,7 @@ def deploy(
     size = file_mb(path)
     folder.cleanup()  # the session holds the model in memory
 
-    def build(shape: tuple[int, ...]) -> Run:
+    def build(example: torch.Tensor) -> Run:
         def run(inputs: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(session.run(None, {_INPUT: inputs.numpy()})[0])
 
