@@ -143,7 +143,8 @@ def _fx_int8(model: nn.Module, calib: list[torch.Tensor]) -> nn.Module:
 
 
 def _timing(args: argparse.Namespace) -> TimingConfig:
-    return TimingConfig(warmup_iters=3, warmup_s=0.2, min_iters=args.rounds * 4, min_time_s=args.min_time)
+    min_iters = args.min_iters if args.min_iters is not None else args.rounds * 4
+    return TimingConfig(warmup_iters=args.warmup, warmup_s=0.2, min_iters=min_iters, min_time_s=args.min_time)
 
 
 def goals(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -174,6 +175,8 @@ def main() -> int:
     parser.add_argument("--calib-images", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-time", type=float, default=2.0, help="timed seconds per row, over all rounds")
+    parser.add_argument("--min-iters", type=int, help="timed iterations per row, over all rounds (4 per round)")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up iterations per row")
     parser.add_argument("--smoke", action="store_true", help="lenet5 at 32x32, batch 1, short rounds")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
 import time
 import warnings
@@ -62,7 +63,7 @@ def deploy(
     size = file_mb(path)
     folder.cleanup()  # the session holds the model in memory
 
-    def build(shape: tuple[int, ...]) -> Run:
+    def build(example: torch.Tensor) -> Run:
         def run(inputs: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(session.run(None, {_INPUT: inputs.numpy()})[0])
 
@@ -113,16 +114,24 @@ def _quantize(path: Path, calib_batches: Iterable[torch.Tensor]) -> Path:
 
     prepared = path.with_name("model.pre.onnx")
     quantized = path.with_name("model.int8.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quant_pre_process(str(path), str(prepared))
-        quantize_static(
-            str(prepared),
-            str(quantized),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-        )
+    # ORT's quantizer logs one root-logger warning per tensor it cannot quantize per channel
+    # (e.g. DenseNet's pre-activation BatchNorm weights): hundreds of stderr lines per model,
+    # none of them actionable; they are silenced for the call and the previous level restored.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quant_pre_process(str(path), str(prepared))
+            quantize_static(
+                str(prepared),
+                str(quantized),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+            )
+    finally:
+        logging.disable(previous)
     return quantized

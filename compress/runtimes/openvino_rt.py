@@ -91,9 +91,9 @@ def _compiler(ov_model: Any, threads: int | None, *, f32: bool) -> Callable[[tup
     if threads is not None:
         config["INFERENCE_NUM_THREADS"] = str(threads)
 
-    def build(shape: tuple[int, ...]) -> Run:
+    def build(example: torch.Tensor) -> Run:
         static = ov_model.clone()
-        static.reshape({0: ov.PartialShape(list(shape))})
+        static.reshape({0: ov.PartialShape(list(example.shape))})
         compiled = core.compile_model(static, "CPU", config)
         request = compiled.create_infer_request()
 

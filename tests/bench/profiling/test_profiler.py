@@ -127,6 +127,32 @@ def test_int8_model_reports_the_float_models_macs(int8_lenet) -> None:
     assert row["size_mb"] < 0.15  # int8 weights: about a quarter of the float model's 0.24 MiB
 
 
+def test_each_batch_size_times_int8_kernels_packed_afresh(int8_lenet, monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN's packed int8 convolutions cache one primitive, for the first shape they run: the
+    profiler times a re-packed copy per batch size, never the caller's (maybe evaluated) model."""
+    float_model, int8_model = int8_lenet
+    conv = next(m for m in int8_model.modules() if "quantized" in type(m).__module__ and "Conv" in type(m).__name__)
+    calls: list[int] = []
+    hook = conv.register_forward_hook(lambda mod, i, o: calls.append(1))
+    copies: list[nn.Module] = []
+    real = profiler.fresh_int8_kernels
+    monkeypatch.setattr(profiler, "fresh_int8_kernels", lambda m: copies.append(real(m)) or copies[-1])
+    try:
+        with torch.inference_mode():
+            int8_model(torch.randn(8, 1, 32, 32))  # as bench run's evaluation does first
+        calls.clear()
+        opts = options(precision="int8", batch_sizes=[1, 2])
+        profile_model(int8_model, input_shape=(1, 32, 32), options=opts, macs_model=float_model)
+    finally:
+        hook.remove()
+    assert calls == []  # the caller's packed kernels never ran in the timed loops
+    assert len(copies) == 2 and copies[0] is not copies[1] and int8_model not in copies  # one per batch size
+    inputs = torch.randn(3, 1, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(copies[0](inputs), int8_model(inputs), rtol=0, atol=0)
+    assert real(float_model) is float_model  # float models are timed as given
+
+
 def test_int8_needs_the_float_model_for_macs(int8_lenet) -> None:
     with pytest.raises(BenchError, match="float model"):
         profile_model(int8_lenet[1], input_shape=(1, 32, 32), options=options(precision="int8"))

@@ -79,6 +79,15 @@ def test_compile_runs_float_and_pt2e_int8_through_inductor(lenet: nn.Module) -> 
     out = int8.as_module()(inputs)
     assert out.shape == (2, 10)
     assert nn.functional.cosine_similarity(reference.flatten(), out.flatten(), dim=0) > 0.95
+    # As the profiler times it: prepare on its tensor, then call in inference mode. A recompile
+    # here would run outside the freezing patch, with float convolutions (stop 22's slow rows).
+    run, fresh = int8.prepare(inputs), torch.randn(2, *SHAPE)
+    with torch.inference_mode(), torch._dynamo.config.patch(error_on_recompile=True):
+        run(inputs)
+        run(fresh)
+    with torch.inference_mode():
+        made_inside = torch.randn(2, *SHAPE)
+    assert int8.prepare(made_inside) is not run  # an inference tensor guards differently: its own build
 
 
 def test_profile_rows_of_a_runtime_carry_its_name_conversion_time_and_artifact_size(lenet: nn.Module) -> None:
