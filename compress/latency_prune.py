@@ -1,15 +1,20 @@
 """Latency-aware pruning: prune to a measured speedup goal (``--prune-target speedup:2``).
 
 :func:`prune_to_target` reads (or measures) the model's latency table on the device
-(:mod:`compress.latency_table`), lets :func:`compress.latency_search.greedy_widths` pick
-per-group widths whose *predicted* latency meets the goal, prunes a copy to them
-(:func:`compress.pruning.prune_to_widths`, the channel selection of ratio pruning) and then
-*measures* the pruned model against the baseline in alternating rounds. The table adds the
-groups' savings as if independent, so the prediction can miss; when the measured speedup
-falls short of the target, the search goal is tightened by the shortfall (``goal * target /
-measured``) and the search runs again, at most ``tries`` times, stopping early when the widths
-no longer change (nothing left to narrow). The attempt kept is the first that reached the
-target, else the fastest measured; :attr:`LatencyPruning.reached` says which.
+(:mod:`compress.latency_table`), lets :func:`compress.latency_search.greedy_path` order the
+single-channel-step narrowings of every group (best predicted saving per importance lost
+first, from the full model to the narrowest one the table allows), and then searches that
+path by *measuring*: a point is pruned from a copy (:func:`compress.pruning.prune_to_widths`,
+the channel selection of ratio pruning) and timed against the baseline in alternating
+rounds. The first point is the one predicted to reach the goal; a miss moves on by the
+shortfall (the point predicted ``goal / measured`` further); once one point reaches the goal
+and another misses, the bracket between them is bisected, at most ``tries`` measurements in
+all, until no step or less than :data:`RESOLUTION` of predicted speedup lies between them.
+The table composes the groups' savings as if independent, which they are not; the
+prediction only orders the path, measurement decides where on it to stop. The
+point kept is the least pruned one measured at the goal (the most channels, so the most
+accuracy, for the speedup asked), else the fastest measured; :attr:`LatencyPruning.reached`
+says which.
 
 Every speedup it reports is one it measured (the median of the per-round ratios, with the
 slowest and fastest round): the prediction is kept beside it in each :class:`Attempt`, never
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,15 +37,16 @@ from torch import nn
 
 from bench.profiling.timing import TimingConfig
 from compress.importance import DEFAULT_CRITERION
-from compress.latency_search import greedy_widths, predicted_ms
+from compress.latency_search import GreedyPath, greedy_path
 from compress.latency_table import InterleavedTimer, TableRequest, Timer, build_latency_table
 from compress.prune_target import PruneTarget, parse_target
 from compress.pruning import group_roots, prune_to_widths
 
-DEFAULT_TRIES = 3
+SEARCH_VERSION = 2  # in the pruned-model cache key: a cached model found by an older search is searched again
+DEFAULT_TRIES = 6
+RESOLUTION = 0.03  # stop narrowing the bracket when its two ends are predicted within 3%
 DEFAULT_ROUNDS = 5
 DEFAULT_BUDGET_S = 300.0  # resnet50 at 224, batch 1, one thread of a 2-core Xeon: the full table in 253 s
-MAX_TIGHTEN = 1.5  # one retry asks at most 1.5x the previous goal
 CHECK_TIMING = TimingConfig(warmup_iters=5, warmup_s=0.2, min_iters=20, min_time_s=1.0, max_time_s=30.0)
 
 
@@ -80,12 +87,14 @@ class LatencySettings:
             "batch_size": self.batch_size,
             "budget_s": self.budget_s,
             "tries": self.tries,
+            "search": SEARCH_VERSION,
         }
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One search: the goal it was given, its predicted and measured speedups, its widths."""
+    """One measured point of the path: the predicted speedup it was chosen for (``goal``), its
+    own predicted and measured speedups (``low``..``high`` over rounds), widths and path step."""
 
     goal: float
     predicted: float
@@ -93,6 +102,46 @@ class Attempt:
     low: float
     high: float
     widths: dict[str, int]
+    step: int = 0
+
+
+@dataclass
+class _Bracket:
+    """The path steps measured so far, and which of them reached the goal."""
+
+    measured: dict[int, bool] = field(default_factory=dict)
+
+    def add(self, step: int, reached: bool) -> None:
+        self.measured[step] = reached
+
+    @property
+    def below(self) -> int:
+        """The furthest step measured short of the goal (0, the baseline, when none was)."""
+        return max((s for s, ok in self.measured.items() if not ok), default=0)
+
+    @property
+    def above(self) -> int | None:
+        """The nearest step measured at or past the goal (None when none was)."""
+        return min((s for s, ok in self.measured.items() if ok), default=None)
+
+
+def _next_point(
+    path: GreedyPath, bracket: _Bracket, step: int, measured: float, goal: float
+) -> tuple[int | None, float]:
+    """The next path step to measure and the predicted speedup it was chosen for; None when
+    the bracket is closed (no step left between a miss and a hit, or their predictions within
+    :data:`RESOLUTION`) or the path's end already missed the goal."""
+    below, above = bracket.below, bracket.above
+    last = len(path) - 1
+    if above is None:
+        if below >= last:
+            return None, goal  # the narrowest point the table allows is too slow
+        wanted = path.speedup_at(step) * goal / max(measured, 1e-9)  # correct the prediction by the miss
+        return min(last, max(path.first_reaching(wanted), below + 1)), wanted
+    if above - below <= 1 or path.speedup_at(above) / path.speedup_at(below) < 1 + RESOLUTION:
+        return None, goal
+    wanted = math.sqrt(path.speedup_at(below) * path.speedup_at(above))
+    return min(above - 1, max(path.first_reaching(wanted), below + 1)), wanted
 
 
 @dataclass(frozen=True)
@@ -173,24 +222,29 @@ def prune_to_target(
     )
     rows = table.rows({name: group.scores.tolist() for name, group in roots})
     inputs = torch.randn(settings.batch_size, *example.shape[1:], generator=torch.Generator().manual_seed(0))
-    search = _Search(full={name: row.width for name, row in rows.items()})
+    path = greedy_path(table.baseline_ms, rows, unit=table.multiple)
+    search = _Search(full=dict(path.full))
+    bracket = _Bracket()
+    index: int | None = path.first_reaching(goal.speedup)
     wanted = goal.speedup
     for _ in range(max(1, settings.tries)):
-        widths = greedy_widths(table.baseline_ms, rows, table.baseline_ms / wanted, unit=table.multiple)
-        if search.attempts and widths == search.attempts[-1].widths:
-            break  # the search cannot narrow further: another try would measure the same model
+        if index is None or index in bracket.measured:
+            break
+        widths = path.widths_at(index)
         pruned = copy.deepcopy(master)
         prune_to_widths(pruned, {n: w for n, w in widths.items() if w < search.full[n]}, example, criterion=criterion)
         measured, low, high = check([reference, pruned], inputs).speedups[1]
-        predicted = table.baseline_ms / predicted_ms(table.baseline_ms, rows, widths)
-        search.attempts.append(Attempt(wanted, predicted, measured, low, high, dict(widths)))
+        search.attempts.append(Attempt(wanted, path.speedup_at(index), measured, low, high, dict(widths), index))
         search.models.append(pruned)
-        if measured >= goal.speedup:
-            break
-        wanted = wanted * min(MAX_TIGHTEN, max(goal.speedup / max(measured, 1e-9), 1.05))
+        bracket.add(index, measured >= goal.speedup)
+        index, wanted = _next_point(path, bracket, index, measured, goal.speedup)
     reached = [i for i, a in enumerate(search.attempts) if a.measured >= goal.speedup]
-    index = reached[0] if reached else max(range(len(search.attempts)), key=lambda i: search.attempts[i].measured)
-    chosen = search.attempts[index]
+    pick = (
+        min(reached, key=lambda i: search.attempts[i].step)  # the least pruned that measured at the goal
+        if reached
+        else max(range(len(search.attempts)), key=lambda i: search.attempts[i].measured)
+    )
+    chosen = search.attempts[pick]
     result = LatencyPruning(
         target=f"speedup:{goal.speedup:g}",
         speedup=chosen.measured,
@@ -208,7 +262,7 @@ def prune_to_target(
         table_cached=table.from_cache,
         table_path=table.path,
     )
-    return search.models[index].cpu(), result
+    return search.models[pick].cpu(), result
 
 
 def latency_fields(found: LatencyPruning) -> dict[str, Any]:
