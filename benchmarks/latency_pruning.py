@@ -97,6 +97,7 @@ def accuracy_row(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "aware_narrowed": found.narrowed if found else None,
         "table_seconds": found.table_seconds if found else None,
         "baseline_ms": final.ms[0],
+        "test_images": len(provider.splits().test),
         "seconds": time.perf_counter() - started,
     }
 
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             str(row["aware_tries"]), verdicts[-1],
         )  # fmt: skip
     console.print(table)
+    if rows["accuracy"]:
+        images = rows["accuracy"][0]["test_images"]
+        console.print(f"top-1 on {images} test images: one image is {100 / images:.2f} points")
     for row in rows["speed"]:
         repeats = ", ".join(f"{s:.2f}x" for s in row["uniform_repeats"])
         console.print(

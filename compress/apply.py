@@ -173,13 +173,16 @@ def apply_variant(
     accuracy: AccuracyBudget | None = None,
     latency: LatencySettings | None = None,
     latency_timer: Timer | None = None,
+    sensitivity_batches: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> CompressedModel:
     """Build ``variant`` of ``model`` without changing ``model`` (baseline returns it as is).
 
     ``example_inputs``: a batch the model accepts (pruning traces it; its shape sizes random
     calibration). ``calib_batches`` are real training images for int8, read once inside the
     quantize phase (a generator is fine); without them ``calib_images`` seeded random inputs
-    are used. ``grad_batches`` are (inputs, labels) for criteria that need gradients. The
+    are used. ``grad_batches`` are (inputs, labels) for criteria that need gradients;
+    ``sensitivity_batches`` (inputs, labels) let a latency-aware search weigh narrowings by the
+    loss they add (trained models only: an untrained model's loss says nothing). The
     hooks (``finetune``, ``cache``, ``phase``, ``accuracy``, ``latency``) are described in the
     module docstring.
     """
@@ -202,6 +205,7 @@ def apply_variant(
                         criterion=criterion,
                         timer=latency_timer,
                         check_timer=latency_timer,
+                        sensitivity_batches=sensitivity_batches,
                     )
             else:
                 with phase("prune"):

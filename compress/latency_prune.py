@@ -27,7 +27,7 @@ import copy
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,12 @@ from torch import nn
 from bench.profiling.timing import TimingConfig
 from compress.importance import DEFAULT_CRITERION
 from compress.latency_search import GreedyPath, greedy_path
+from compress.latency_sensitivity import loss_increase
 from compress.latency_table import InterleavedTimer, TableRequest, Timer, build_latency_table
 from compress.prune_target import PruneTarget, parse_target
 from compress.pruning import group_roots, prune_to_widths
 
-SEARCH_VERSION = 2  # in the pruned-model cache key: a cached model found by an older search is searched again
+SEARCH_VERSION = 3  # in the pruned-model cache key: a cached model found by an older search is searched again
 DEFAULT_TRIES = 6
 RESOLUTION = 0.03  # stop narrowing the bracket when its two ends are predicted within 3%
 DEFAULT_ROUNDS = 5
@@ -200,12 +201,15 @@ def prune_to_target(
     timer: Timer | None = None,
     check_timer: Timer | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    sensitivity_batches: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[nn.Module, LatencyPruning]:
     """A pruned copy of ``model`` (on the CPU; ``model`` is not changed) and how it was found.
 
     ``timer`` times the latency table's points, ``check_timer`` the pruned model against the
     baseline (defaults: :class:`~compress.latency_table.InterleavedTimer` on ``settings.device``,
     short rounds for the table, ``settings.rounds`` of ``settings.check_timing`` for the check).
+    ``sensitivity_batches`` (labelled images): the search weighs each narrowing by the loss it
+    adds on them (:mod:`compress.latency_sensitivity`) instead of the l1 share it removes.
     """
     goal = parse_target(target) if isinstance(target, str) else target
     master = copy.deepcopy(model).cpu()  # pruned from, on the CPU; never handed to a timer
@@ -220,7 +224,12 @@ def prune_to_target(
         or timer
         or InterleavedTimer(settings.device, settings.threads, settings.check_timing, settings.rounds)
     )
-    rows = table.rows({name: group.scores.tolist() for name, group in roots})
+    losses = (
+        loss_increase(master, example, table.narrowed_widths(), list(sensitivity_batches), criterion=criterion)
+        if sensitivity_batches is not None
+        else None
+    )
+    rows = table.rows({name: group.scores.tolist() for name, group in roots}, losses)
     inputs = torch.randn(settings.batch_size, *example.shape[1:], generator=torch.Generator().manual_seed(0))
     path = greedy_path(table.baseline_ms, rows, unit=table.multiple)
     search = _Search(full=dict(path.full))

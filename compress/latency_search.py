@@ -9,8 +9,9 @@ between two narrowed groups (its cost scales with both widths, ``c_in * c_out``)
 underestimates the savings of unconnected groups; adding, the other choice, counts shared
 layers twice and predicted negative latencies for resnet18 at 50% of its groups. Starting from full widths, each step narrows the one group whose next step
 (by ``unit`` channels, the device's fast multiple) saves the most latency per importance
-lost (the l1 scores of the channels removed, over the group's total, so wide and narrow
-groups compare). A step the table shows no saving for is never taken: a group whose row
+lost: the rise in loss measured on data with the group narrowed
+(:mod:`compress.latency_sensitivity`) when the rows carry it, else the l1 scores of the
+channels removed over the group's total (so wide and narrow groups compare). A step the table shows no saving for is never taken: a group whose row
 holds only its full width (a table cut short by its budget) keeps that width.
 
 :func:`greedy_path` records every step, from the full model to the narrowest one the table
@@ -27,10 +28,11 @@ import bisect
 import functools
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 DEFAULT_MIN_FRACTION = 0.125  # no group is narrowed below this share of its width
+TIE_BREAK = 1e-3  # weight of the l1 share beside a measured loss rise
 
 
 @dataclass(frozen=True)
@@ -40,16 +42,11 @@ class GroupRow:
     width: int
     points: tuple[tuple[int, float], ...]  # (kept channels, latency ms), full width included
     scores: tuple[float, ...]  # importance per channel, any order
+    losses: tuple[tuple[int, float], ...] = ()  # (kept channels, loss rise), measured on data
 
     def latency_at(self, kept: int) -> float:
         """Whole-model latency with this group at ``kept`` channels, linearly interpolated."""
-        pts = sorted(self.points)
-        if kept <= pts[0][0]:
-            return pts[0][1]
-        for (w0, t0), (w1, t1) in itertools.pairwise(pts):
-            if w0 <= kept <= w1:
-                return t0 + (t1 - t0) * (kept - w0) / (w1 - w0) if w1 != w0 else t1
-        return pts[-1][1]
+        return _interpolate(sorted(self.points), kept)
 
     @functools.cached_property
     def _lost_prefix(self) -> tuple[float, ...]:
@@ -57,9 +54,32 @@ class GroupRow:
         total = sum(ordered) or 1.0
         return tuple(s / total for s in itertools.accumulate(ordered, initial=0.0))
 
+    @functools.cached_property
+    def _loss_points(self) -> tuple[tuple[int, float], ...]:
+        """The measured loss rises, full width (0) included, never falling as width shrinks."""
+        ordered = sorted({**dict(self.losses), self.width: 0.0}.items(), reverse=True)
+        rising = itertools.accumulate((loss for _, loss in ordered), max)
+        return tuple(sorted(zip((w for w, _ in ordered), rising)))
+
     def importance_lost(self, kept: int) -> float:
-        """Normalized importance of the channels removed when ``kept`` (the best) stay."""
-        return self._lost_prefix[max(0, min(self.width, self.width - kept))]
+        """What the channels removed when ``kept`` (the best) stay cost: the loss rise measured
+        on data, interpolated between measured widths, when the row has one (the l1 share breaks
+        its ties: a step measured free still costs something); else the normalized l1 importance
+        of the channels removed."""
+        share = self._lost_prefix[max(0, min(self.width, self.width - kept))]
+        if not self.losses:
+            return share
+        return _interpolate(self._loss_points, kept) + TIE_BREAK * share
+
+
+def _interpolate(points: Sequence[tuple[int, float]], kept: int) -> float:
+    """The value at ``kept`` on sorted (width, value) points, linear between them, flat past them."""
+    if kept <= points[0][0]:
+        return points[0][1]
+    for (w0, t0), (w1, t1) in itertools.pairwise(points):
+        if w0 <= kept <= w1:
+            return t0 + (t1 - t0) * (kept - w0) / (w1 - w0) if w1 != w0 else t1
+    return points[-1][1]
 
 
 def predicted_ms(baseline_ms: float, rows: Mapping[str, GroupRow], widths: Mapping[str, int]) -> float:

@@ -149,13 +149,24 @@ class LatencyTable:
     from_cache: bool = False
     path: str | None = None
 
-    def rows(self, scores: Mapping[str, Sequence[float]]) -> dict[str, GroupRow]:
-        """The search's rows: these points with ``scores`` (importance per channel, by group)."""
+    def rows(
+        self,
+        scores: Mapping[str, Sequence[float]],
+        losses: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+    ) -> dict[str, GroupRow]:
+        """The search's rows: these points with ``scores`` (importance per channel, by group)
+        and, when measured, ``losses`` ((kept width, loss rise) by group)."""
         return {
-            name: GroupRow(group.width, group.points, tuple(float(s) for s in scores[name]))
+            name: GroupRow(
+                group.width, group.points, tuple(float(s) for s in scores[name]), tuple((losses or {}).get(name, ()))
+            )
             for name, group in self.groups.items()
             if name in scores
         }
+
+    def narrowed_widths(self) -> dict[str, tuple[int, ...]]:
+        """Each group's measured widths below its full width."""
+        return {name: tuple(w for w, _ in g.points if w < g.width) for name, g in self.groups.items()}
 
     @property
     def measured_points(self) -> int:

@@ -19,7 +19,8 @@ measures, loaded from the same caches, and ``int8`` is calibrated the same way.
   until the int8 model's top-1 on the *validation* split is within it of its float model's;
   trained models only, the test split is never used to choose), the latency settings of a
   latency-aware variant (``CompressionRequest.latency``: the run's device, smallest batch size and
-  threads; its latency table cached beside the checkpoints, ``<cache>/latency/``), and the
+  threads; its latency table cached beside the checkpoints, ``<cache>/latency/``; on trained
+  models its search weighs narrowings by the loss they add on the first training images), and the
   caller's phase clock.
 
 The provider keeps its models in memory while a caller walks the variants; a failed baseline
@@ -299,6 +300,7 @@ class ModelProvider:
             calib_images=settings.calib_images,
             criterion=settings.importance,
             grad_batches=_grad_batches(splits),
+            sensitivity_batches=_grad_batches(splits) if labelled else None,
             engine=settings.engine,
             seed=seed,
             finetune=finetune,
