@@ -9,7 +9,8 @@ the channel selection of ratio pruning) and timed against the baseline in altern
 rounds. The first point is the one predicted to reach the goal; a miss moves on by the
 shortfall (the point predicted ``goal / measured`` further); once one point reaches the goal
 and another misses, the bracket between them is bisected, at most ``tries`` measurements in
-all, until no step or less than :data:`RESOLUTION` of predicted speedup lies between them.
+all, until no step or less than :data:`RESOLUTION` of predicted speedup lies between them (in
+the path's tail, where the prediction is flat, the steps are halved instead).
 The table composes the groups' savings as if independent, which they are not; the
 prediction only orders the path, measurement decides where on it to stop. The
 point kept is the least pruned one measured at the goal (the most channels, so the most
@@ -43,7 +44,7 @@ from compress.latency_table import InterleavedTimer, TableRequest, Timer, build_
 from compress.prune_target import PruneTarget, parse_target
 from compress.pruning import group_roots, prune_to_widths
 
-SEARCH_VERSION = 3  # in the pruned-model cache key: a cached model found by an older search is searched again
+SEARCH_VERSION = 4  # in the pruned-model cache key: a cached model found by an older search is searched again
 DEFAULT_TRIES = 6
 RESOLUTION = 0.03  # stop narrowing the bracket when its two ends are predicted within 3%
 DEFAULT_ROUNDS = 5
@@ -139,10 +140,14 @@ def _next_point(
             return None, goal  # the narrowest point the table allows is too slow
         wanted = path.speedup_at(step) * goal / max(measured, 1e-9)  # correct the prediction by the miss
         return min(last, max(path.first_reaching(wanted), below + 1)), wanted
-    if above - below <= 1 or path.speedup_at(above) / path.speedup_at(below) < 1 + RESOLUTION:
+    if above - below <= 1:
         return None, goal
-    wanted = math.sqrt(path.speedup_at(below) * path.speedup_at(above))
-    return min(above - 1, max(path.first_reaching(wanted), below + 1)), wanted
+    if path.speedup_at(above) / path.speedup_at(below) >= 1 + RESOLUTION:
+        wanted = math.sqrt(path.speedup_at(below) * path.speedup_at(above))
+        return min(above - 1, max(path.first_reaching(wanted), below + 1)), wanted
+    if path.predicted[above] == path.predicted[above - 1]:  # in the tail, predicted flat: halve the steps
+        return (below + above) // 2, path.speedup_at((below + above) // 2)
+    return None, goal
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,13 @@ layers twice and predicted negative latencies for resnet18 at 50% of its groups.
 (by ``unit`` channels, the device's fast multiple) saves the most latency per importance
 lost: the rise in loss measured on data with the group narrowed
 (:mod:`compress.latency_sensitivity`) when the rows carry it, else the l1 scores of the
-channels removed over the group's total (so wide and narrow groups compare). A step the table shows no saving for is never taken: a group whose row
-holds only its full width (a table cut short by its budget) keeps that width.
+channels removed over the group's total (so wide and narrow groups compare). A step the
+table shows no saving for jumps to the widest measured width below that does save; a group
+whose narrowing alone saved nothing the table could resolve (within the timing noise, as a
+small layer of a deep network is) comes last, in a tail of steps predicted to save nothing,
+down to its narrowest measured width: together such groups can still save time, which only
+the measured search can tell. A group whose row holds only its full width (a table cut
+short by its budget) keeps that width.
 
 :func:`greedy_path` records every step, from the full model to the narrowest one the table
 allows, with the predicted latency after each. The prediction only *orders* the steps: where
@@ -113,7 +118,7 @@ class GreedyPath:
 
     def first_reaching(self, speedup: float) -> int:
         """The first point predicted at least ``speedup`` faster (the last point when none is)."""
-        ratios = [self.speedup_at(i) for i in range(len(self))]  # rising: every step saves time
+        ratios = [self.speedup_at(i) for i in range(len(self))]  # never falling: no step costs time
         return min(bisect.bisect_left(ratios, speedup), len(self) - 1)
 
 
@@ -172,7 +177,12 @@ def _offer(row: GroupRow, kept: int, unit: int, floor: int) -> tuple[float, int,
         if ratio < 1:
             lost = row.importance_lost(width) - row.importance_lost(kept)
             return (1 - ratio) / max(lost, 1e-9), width, ratio
-    return None
+    if step < min(w for w, _ in row.points):
+        return None
+    # The tail: no saving the table could resolve (a group whose narrowing alone is within the
+    # timing noise), so no predicted gain (ratio 1) and a value below every measured saving;
+    # the cheapest such steps first. The measured search decides whether the path goes there.
+    return -(row.importance_lost(step) - row.importance_lost(kept)), step, 1.0
 
 
 def _next_width(kept: int, unit: int, floor: int) -> int | None:

@@ -67,3 +67,18 @@ def test_savings_compose_by_ratio_so_predictions_stay_positive_and_ordered():
     assert all(0 < b < a for a, b in zip(path.predicted, path.predicted[1:]))
     index = path.first_reaching(4.0)
     assert path.speedup_at(index) >= 4.0 > path.speedup_at(index - 1)
+
+
+def test_groups_whose_saving_is_within_noise_come_last_in_a_flat_tail():
+    scores = tuple(float(i + 1) for i in range(16))
+    rows = {
+        "clear": GroupRow(16, ((8, 70.0), (16, 100.0)), scores),
+        "noise": GroupRow(16, ((8, 100.5), (16, 100.0)), scores),  # narrowed alone: measured no faster
+        "unmeasured": GroupRow(16, ((16, 100.0),), scores),  # a truncated table: never narrowed
+    }
+    path = greedy_path(100.0, rows, unit=4, min_fraction=0.25)
+    names = [name for name, _ in path.steps]
+    assert names == ["clear", "clear", "noise", "noise"]  # measured savings first, then the tail
+    assert path.widths_at(len(path) - 1) == {"clear": 8, "noise": 8, "unmeasured": 16}
+    assert path.predicted[-1] == path.predicted[2] == pytest.approx(70.0)  # the tail predicts no gain
+    assert path.first_reaching(1.4) == 2  # the first point, not the tail's end
