@@ -125,8 +125,9 @@ class GreedyPath:
 def greedy_path(
     baseline_ms: float, rows: Mapping[str, GroupRow], *, unit: int = 1, min_fraction: float = DEFAULT_MIN_FRACTION
 ) -> GreedyPath:
-    """Narrow groups one ``unit`` step at a time, best saving per importance lost first, until
-    no group can narrow with a measured saving; every step recorded."""
+    """Narrow groups one ``unit`` step at a time, best saving per importance lost first (then
+    the tail of steps with no resolved saving, least importance lost first), until no group can
+    narrow; every step recorded."""
     widths = {name: row.width for name, row in rows.items()}
     floors = {name: max(1, round(row.width * min_fraction)) for name, row in rows.items()}
     offers = {name: _offer(rows[name], widths[name], unit, floors[name]) for name in rows}
@@ -165,9 +166,10 @@ def greedy_widths(
 def _offer(row: GroupRow, kept: int, unit: int, floor: int) -> tuple[float, int, float] | None:
     """(value, next width, latency ratio) of narrowing this group one step: the share of
     latency saved per importance lost, and ``latency_at(next) / latency_at(kept)``. None when
-    it cannot narrow or the table shows no saving below ``kept``. A step the table shows no
-    saving for (a flat or noisy stretch between measured widths) jumps to the widest measured
-    width below that does save time."""
+    it cannot narrow, even in the tail. A step the table shows no saving for (a flat or noisy
+    stretch between measured widths) jumps to the widest measured width below that does save
+    time; with none, the step is a tail step (ratio 1, a negative value), down to the group's
+    narrowest measured width."""
     step = _next_width(kept, unit, floor)
     if step is None:
         return None
