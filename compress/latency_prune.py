@@ -191,7 +191,6 @@ class LatencyPruning:
 
 @dataclass
 class _Search:
-    full: dict[str, int] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     models: list[nn.Module] = field(default_factory=list)
 
@@ -237,7 +236,7 @@ def prune_to_target(
     rows = table.rows({name: group.scores.tolist() for name, group in roots}, losses)
     inputs = torch.randn(settings.batch_size, *example.shape[1:], generator=torch.Generator().manual_seed(0))
     path = greedy_path(table.baseline_ms, rows, unit=table.multiple)
-    search = _Search(full=dict(path.full))
+    search = _Search()
     bracket = _Bracket()
     index: int | None = path.first_reaching(goal.speedup)
     wanted = goal.speedup
@@ -246,7 +245,7 @@ def prune_to_target(
             break
         widths = path.widths_at(index)
         pruned = copy.deepcopy(master)
-        prune_to_widths(pruned, {n: w for n, w in widths.items() if w < search.full[n]}, example, criterion=criterion)
+        prune_to_widths(pruned, {n: w for n, w in widths.items() if w < path.full[n]}, example, criterion=criterion)
         measured, low, high = check([reference, pruned], inputs).speedups[1]
         search.attempts.append(Attempt(wanted, path.speedup_at(index), measured, low, high, dict(widths), index))
         search.models.append(pruned)
@@ -266,7 +265,7 @@ def prune_to_target(
         high=chosen.high,
         reached=bool(reached),
         widths=dict(chosen.widths),
-        full_widths=dict(search.full),
+        full_widths=dict(path.full),
         attempts=tuple(search.attempts),
         multiple=table.multiple,
         batch_size=settings.batch_size,

@@ -149,20 +149,6 @@ def greedy_path(
     )
 
 
-def greedy_widths(
-    baseline_ms: float,
-    rows: Mapping[str, GroupRow],
-    goal_ms: float,
-    *,
-    unit: int = 1,
-    min_fraction: float = DEFAULT_MIN_FRACTION,
-) -> dict[str, int]:
-    """The first widths on :func:`greedy_path` with :func:`predicted_ms` <= ``goal_ms`` (the
-    narrowest point when none is)."""
-    path = greedy_path(baseline_ms, rows, unit=unit, min_fraction=min_fraction)
-    return path.widths_at(path.first_reaching(baseline_ms / goal_ms))
-
-
 def _offer(row: GroupRow, kept: int, unit: int, floor: int) -> tuple[float, int, float] | None:
     """(value, next width, latency ratio) of narrowing this group one step: the share of
     latency saved per importance lost, and ``latency_at(next) / latency_at(kept)``. None when

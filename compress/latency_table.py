@@ -6,7 +6,7 @@ few kept widths while every other group stays full. Each point is timed in alter
 rounds against the full model (:class:`InterleavedTimer`, built on
 :func:`bench.profiling.timing.measure_interleaved`), and stored as the baseline latency times
 the per-round ratio, so a slow phase of the machine moves both alike. These points are what
-:func:`compress.latency_search.greedy_widths` reads (:meth:`LatencyTable.rows`); the search's
+:func:`compress.latency_search.greedy_path` reads (:meth:`LatencyTable.rows`); the search's
 prediction never reaches a reported number (:mod:`compress.latency_prune` measures the result).
 
 **Channel multiple** (:func:`measure_multiple`): the model's largest convolution (by MACs) is

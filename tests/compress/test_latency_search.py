@@ -1,6 +1,6 @@
 import pytest
 
-from compress.latency_search import GroupRow, greedy_path, greedy_widths, predicted_ms
+from compress.latency_search import GroupRow, greedy_path, predicted_ms
 
 
 def _rows():
@@ -8,6 +8,12 @@ def _rows():
     fast = GroupRow(16, ((4, 40.0), (8, 60.0), (12, 80.0), (16, 100.0)), tuple(float(i + 1) for i in range(16)))
     slow = GroupRow(16, ((4, 95.0), (8, 97.0), (12, 99.0), (16, 100.0)), tuple(float(i + 1) for i in range(16)))
     return {"fast": fast, "slow": slow}
+
+
+def _widths_reaching(rows, goal_ms, **options):
+    """The first point on the greedy path predicted at ``goal_ms`` (the last when none is)."""
+    path = greedy_path(100.0, rows, **options)
+    return path.widths_at(path.first_reaching(100.0 / goal_ms))
 
 
 def test_interpolation_between_measured_widths():
@@ -18,7 +24,7 @@ def test_interpolation_between_measured_widths():
 
 def test_search_narrows_the_group_that_saves_time_first():
     rows = _rows()
-    widths = greedy_widths(100.0, rows, goal_ms=70.0, unit=4)
+    widths = _widths_reaching(rows, 70.0, unit=4)
     assert predicted_ms(100.0, rows, widths) <= 70.0
     assert widths["fast"] < 16 and widths["slow"] == 16
     assert all(w % 4 == 0 for w in widths.values())
@@ -26,14 +32,14 @@ def test_search_narrows_the_group_that_saves_time_first():
 
 def test_unreachable_goal_stops_at_the_floor():
     rows = _rows()
-    widths = greedy_widths(100.0, rows, goal_ms=1.0, unit=4, min_fraction=0.25)
+    widths = _widths_reaching(rows, 1.0, unit=4, min_fraction=0.25)
     assert widths == {"fast": 4, "slow": 4}
 
 
 def test_a_group_without_measured_saving_keeps_its_width():
     rows = _rows()
     rows["unmeasured"] = GroupRow(16, ((16, 100.0),), tuple(float(i + 1) for i in range(16)))
-    widths = greedy_widths(100.0, rows, goal_ms=1.0, unit=4, min_fraction=0.25)
+    widths = _widths_reaching(rows, 1.0, unit=4, min_fraction=0.25)
     assert widths["unmeasured"] == 16 and widths["fast"] == 4
 
 
